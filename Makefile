@@ -51,8 +51,10 @@ notebooks: setup
 	TASTVG_SMOKE=1 $(PY) -m pytest book -q -p no:cacheprovider \
 		--nbval-lax --nbval-sanitize-with nbval_sanitize.cfg --nbval-cell-timeout 600
 
+# -n $(JOBS) workers with one thread each: two torch processes with two threads each on a
+# two-core machine slow each other down many times over.
 test: setup
-	TASTVG_SMOKE=1 $(PY) -m pytest tests book -p no:cacheprovider -n $(JOBS) --dist loadfile \
+	TASTVG_SMOKE=1 OMP_NUM_THREADS=1 $(PY) -m pytest tests book -p no:cacheprovider -n $(JOBS) --dist loadfile \
 		--nbval-lax --nbval-sanitize-with nbval_sanitize.cfg --nbval-cell-timeout 600
 	$(MAKE) --no-print-directory book
 
