@@ -41,8 +41,8 @@ Differences from the official code, on purpose
   yields NaN and turns every mean it enters into NaN. A zero-area box against a box with area has
   IoU 0 under both.
 * Malformed input raises ``ValueError`` naming the video: ``t_end < t_start``, a negative frame
-  id, a box that is not four finite numbers or has ``x2 < x1`` / ``y2 < y1``, a ground-truth box
-  outside the ground-truth span.
+  id, a box that is not four finite numbers or has ``x2 < x1`` / ``y2 < y1``. A ground-truth box
+  outside the ground-truth span only warns: like the official code, it never enters vIoU.
 
 Besides the four numbers of the papers the result has ``"m_sIoU"``: the mean over videos of the
 mean box IoU over all ground-truth frames (the official evaluator's ``gt_viou``, a spatial-only
@@ -52,6 +52,8 @@ score that ignores the predicted span; a ground-truth frame without a predicted 
 from __future__ import annotations
 
 import math
+import operator
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -108,17 +110,23 @@ def temporal_iou(gt: tuple[int, int], pred: tuple[int, int]) -> float:
 # Input checking
 # --------------------------------------------------------------------------------------------
 def _frame_id(key: Any, where: str) -> int:
-    """Frame ids may be ints or (from JSON) strings of digits."""
+    """Frame ids may be any integer (Python, numpy, torch), an integral float, or (from JSON) a
+    string of digits."""
     if isinstance(key, bool):
         raise ValueError(f"{where}: frame id {key!r} is not an integer")
-    if isinstance(key, int):
-        fid = key
-    elif isinstance(key, str) and key.strip().lstrip("-").isdigit():
+    if isinstance(key, str):
+        if not key.strip().lstrip("-").isdigit():
+            raise ValueError(f"{where}: frame id {key!r} is not an integer")
         fid = int(key)
-    elif isinstance(key, float) and key.is_integer():
+    elif isinstance(key, float):
+        if not key.is_integer():
+            raise ValueError(f"{where}: frame id {key!r} is not an integer")
         fid = int(key)
     else:
-        raise ValueError(f"{where}: frame id {key!r} is not an integer")
+        try:
+            fid = operator.index(key)
+        except TypeError:
+            raise ValueError(f"{where}: frame id {key!r} is not an integer") from None
     if fid < 0:
         raise ValueError(f"{where}: frame id {fid} is negative")
     return fid
@@ -167,9 +175,12 @@ def _check_ground_truth(video_id: str, tube: Any) -> dict:
     gt = _check_tube(video_id, tube, "ground truth")
     outside = [f for f in gt["boxes"] if not gt["t_start"] <= f <= gt["t_end"]]
     if outside:
-        raise ValueError(
+        # The official evaluator accepts these: they never enter vIoU (outside the span) but do
+        # enter the spatial-only sIoU. Kept for number-for-number parity, with a warning.
+        warnings.warn(
             f"ground truth of video {video_id!r}: boxes on frames {outside[:5]} lie outside its span "
-            f"[{gt['t_start']}, {gt['t_end']}]"
+            f"[{gt['t_start']}, {gt['t_end']}]; they count in m_sIoU only",
+            stacklevel=3,
         )
     return gt
 
