@@ -33,7 +33,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet "$(TORCH_PIN)"
-	$(PY) -m pip install --quiet -e ".[book,test]"
+	$(PY) -m pip install --quiet -e ".[book,test,train]"
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (tastvg)" >/dev/null
 	touch $(STAMP)
 

@@ -1,0 +1,1 @@
+"""Training: the loop (AMP, DDP, EMA, resume), optimiser groups and schedules, checkpoints."""
