@@ -1,0 +1,267 @@
+"""The training loop, written out: one function a reader can follow from top to bottom.
+
+The loop knows nothing about STVG. What is specific to a model lives in a *task* object::
+
+    task.loss(model, batch)          -> (total loss: scalar Tensor, {name: float} to log)
+    task.predict(model, batch)       -> {video_id: tube}  (the format of tastvg.evaluation)
+    task.ground_truth(dataset)       -> {video_id: tube}
+    task.sample_ids(batch)           -> [str]  (named when a loss is NaN)
+
+so the same loop trains TA-STVG on SynthSTVG on a CPU, on one GPU in Colab, or on many GPUs under
+``torchrun``, and a toy task can test it in milliseconds.
+
+Per optimiser step: ``accum`` micro-batches under autocast (bf16, or fp16 with a gradient scaler,
+on GPU; fp32 on CPU) -> unscale -> clip the global gradient norm -> step -> set the learning rates
+for the next step (official order) -> EMA update -> log / evaluate (EMA weights) / checkpoint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Protocol, Sequence
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from tastvg.evaluation import evaluate
+from tastvg.train import checkpoint as ckpt
+from tastvg.train.distributed import DistInfo, all_gather_objects, all_reduce_mean, barrier
+from tastvg.train.ema import ModelEMA, unwrap
+from tastvg.train.logger import RunLogger, environment_info
+from tastvg.train.sampler import ResumableSampler
+from tastvg.train.schedule import GROUPS, apply_lr, build_optimizer, current_lrs, lr_factors
+
+
+class Task(Protocol):
+    def loss(self, model: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, float]]: ...
+    def predict(self, model: nn.Module, batch: Any) -> dict[str, dict]: ...
+    def ground_truth(self, dataset: Dataset) -> dict[str, dict]: ...
+    def sample_ids(self, batch: Any) -> list[str]: ...
+
+
+class NonFiniteLossError(RuntimeError):
+    """The loss became NaN or infinite; nothing was written for this step."""
+
+
+@dataclass
+class TrainConfig:
+    """How to run the loop (the model's recipe — rates, schedule, EMA — comes from OptimConfig)."""
+
+    epochs: int = 90
+    batch_size: int = 1  # videos per process per micro-batch (official: 1)
+    accum: int = 1  # micro-batches per optimiser step
+    lrs: dict[str, float] = field(default_factory=lambda: dict.fromkeys(GROUPS, 1e-4))
+    group_rules: list[tuple[str, str]] = field(default_factory=list)  # (name substring, group)
+    weight_decay: float = 1e-4
+    clip_norm: float = 0.1
+    schedule: str = "multistep_with_warmup"
+    drop_epochs: list[int] = field(default_factory=lambda: [50, 90])
+    warmup_fraction: float = 0.01
+    ema_decay: float = 0.9998
+    amp: str = "auto"  # auto (bf16 if supported, else fp16, on GPU; off on CPU) | bf16 | fp16 | off
+    log_every: int = 10
+    eval_every: int = 0  # optimiser steps; 0 = at the end only
+    checkpoint_every: int = 500
+    max_steps: int = 0  # stop after this many optimiser steps (0 = the full schedule)
+    num_workers: int = 0
+    seed: int = 2021
+    progress: bool = True
+
+
+def autocast_dtype(amp: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype for ``amp`` on ``device`` (None = full precision)."""
+    if amp not in ("auto", "bf16", "fp16", "off"):
+        raise ValueError(f"amp must be auto, bf16, fp16 or off, got {amp!r}")
+    if amp == "off" or (amp == "auto" and device.type != "cuda"):
+        return None
+    if amp == "auto":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.bfloat16 if amp == "bf16" else torch.float16
+
+
+class Trainer:
+    """Owns the model, its EMA, the optimiser and the run folder; ``fit()`` runs the loop."""
+
+    def __init__(self, model: nn.Module, task: Task, train_set: Dataset, test_set: Dataset | None,
+                 collate: Callable, cfg: TrainConfig, run_dir: str | Path, dist: DistInfo,
+                 config_dict: Mapping[str, Any] | None = None) -> None:
+        self.cfg, self.task, self.dist = cfg, task, dist
+        self.train_set, self.test_set, self.collate = train_set, test_set, collate
+        self.run_dir = Path(run_dir)
+        self.device = dist.device
+        self.model = model.to(self.device)
+        self.ema = ModelEMA(self.model, cfg.ema_decay)
+        self.optimizer = build_optimizer(self.model, cfg.group_rules, cfg.lrs, cfg.weight_decay)
+        self.amp_dtype = autocast_dtype(cfg.amp, self.device)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
+        self.ddp = self.model
+        if dist.distributed:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.ddp = nn.parallel.DistributedDataParallel(self.model, device_ids=ids, find_unused_parameters=True)
+        self.sampler = ResumableSampler(len(train_set), dist.world_size, dist.rank, cfg.seed,
+                                        batch_size=cfg.batch_size * cfg.accum)
+        self.steps_per_epoch = self.sampler.batches_per_epoch
+        if self.steps_per_epoch == 0:
+            raise ValueError(f"{len(train_set)} training samples are fewer than one step needs "
+                             f"(batch_size {cfg.batch_size} x accum {cfg.accum} x {dist.world_size} processes)")
+        self.total_steps = self.steps_per_epoch * cfg.epochs
+        self.step = 0
+        self.best: dict[str, Any] = {}
+        self.logger = RunLogger(self.run_dir, enabled=dist.is_main)
+        self.config_dict = dict(config_dict or {})
+        if dist.is_main:
+            self.logger.write_json("environment.json", environment_info())
+            self.logger.write_json("train_config.json", asdict(cfg))
+
+    # ------------------------------------------------------------------ checkpoints
+    def state(self) -> dict[str, Any]:
+        return {
+            "format": ckpt.FORMAT, "step": self.step, "sampler": self.sampler.state_dict(),
+            "model": unwrap(self.model).state_dict(), "ema": self.ema.state_dict(),
+            "optimizer": self.optimizer.state_dict(), "scaler": self.scaler.state_dict(),
+            "rng": ckpt.rng_state(), "config": self.config_dict, "best": self.best,
+        }
+
+    def save(self, name: str) -> None:
+        if self.dist.is_main:
+            ckpt.atomic_torch_save(self.state(), self.run_dir / name)
+        barrier()
+
+    def resume(self, path: str | Path) -> None:
+        """Continue exactly where the checkpoint stopped (weights, optimiser, data position, RNG)."""
+        state = ckpt.load_checkpoint(path, map_location=self.device)
+        unwrap(self.model).load_state_dict(state["model"])
+        self.ema.load_state_dict(state["ema"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.sampler.load_state_dict(state["sampler"])
+        self.step = state["step"]
+        self.best = state.get("best", {})
+        ckpt.set_rng_state(state["rng"])
+
+    # ------------------------------------------------------------------ one optimiser step
+    def autocast(self) -> contextlib.AbstractContextManager:
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
+    def train_step(self, micro_batches: Sequence[Any]) -> dict[str, float]:
+        self.ddp.train()
+        logs: dict[str, float] = {}
+        for i, batch in enumerate(micro_batches):
+            sync = i == len(micro_batches) - 1 or not self.dist.distributed
+            with (contextlib.nullcontext() if sync else self.ddp.no_sync()), self.autocast():
+                loss, parts = self.task.loss(self.ddp, batch)
+                if not torch.isfinite(loss.detach()).all():
+                    raise NonFiniteLossError(
+                        f"loss is {loss.item()} at optimiser step {self.step + 1} (micro-batch {i}); samples "
+                        f"{self.task.sample_ids(batch)}; terms {parts}. Nothing was saved for this step; "
+                        f"the last good checkpoint is {self.run_dir / 'last.pth'}")
+            self.scaler.scale(loss / len(micro_batches)).backward()
+            for k, v in parts.items():
+                logs[k] = logs.get(k, 0.0) + float(v) / len(micro_batches)
+        self.scaler.unscale_(self.optimizer)
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        grad_norm = torch.nn.utils.clip_grad_norm_(params, self.cfg.clip_norm if self.cfg.clip_norm > 0 else math.inf)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.step += 1
+        apply_lr(self.optimizer, lr_factors(self.cfg.schedule, self.step, self.total_steps, self.cfg.epochs,
+                                            self.cfg.drop_epochs, self.cfg.warmup_fraction))
+        self.ema.update(self.model)
+        logs["grad_norm"] = float(grad_norm)
+        return logs
+
+    # ------------------------------------------------------------------ evaluation
+    @torch.no_grad()
+    def evaluate(self, use_ema: bool = True) -> dict[str, Any]:
+        """Predict the test set (sharded over ranks), gather on rank 0, score with tastvg.evaluation."""
+        if self.test_set is None:
+            return {}
+        model = self.ema.module if use_ema else unwrap(self.model)
+        model.eval()
+        indices = list(range(self.dist.rank, len(self.test_set), self.dist.world_size))
+        loader = DataLoader(torch.utils.data.Subset(self.test_set, indices), batch_size=self.cfg.batch_size,
+                            collate_fn=self.collate, num_workers=self.cfg.num_workers,
+                            generator=torch.Generator().manual_seed(0))
+        predictions: dict[str, dict] = {}
+        for batch in loader:
+            with self.autocast():
+                predictions.update(self.task.predict(model, batch))
+        merged: dict[str, dict] = {}
+        for part in all_gather_objects(predictions):
+            merged.update(part)
+        if not self.dist.is_main:
+            return {}
+        result = evaluate(self.task.ground_truth(self.test_set), merged)
+        result["predictions"] = merged
+        return result
+
+    # ------------------------------------------------------------------ the loop
+    def fit(self) -> dict[str, Any]:
+        cfg = self.cfg
+        last_step = self.total_steps if cfg.max_steps <= 0 else min(cfg.max_steps, self.total_steps)
+        if self.step == 0:
+            self.save("last.pth")  # a valid checkpoint exists from the start
+        bar = None
+        if cfg.progress and self.dist.is_main:
+            from tqdm.auto import tqdm
+            bar = tqdm(total=last_step, initial=self.step, desc="train", dynamic_ncols=True)
+        clips, t0 = 0, time.perf_counter()
+        result: dict[str, Any] = {}
+        while self.step < last_step:
+            self.sampler.set_epoch(self.step // self.steps_per_epoch)
+            # a private generator: creating a loader must not draw from the global RNG, or a resumed
+            # run would see a different random stream than an uninterrupted one
+            loader = DataLoader(self.train_set, batch_size=cfg.batch_size, sampler=self.sampler,
+                                collate_fn=self.collate, num_workers=cfg.num_workers, drop_last=True,
+                                generator=torch.Generator().manual_seed(cfg.seed + self.sampler.epoch))
+            micro: list[Any] = []
+            for batch in loader:
+                micro.append(batch)
+                if len(micro) < cfg.accum:
+                    continue
+                logs = self.train_step(micro)
+                self.sampler.advance(len(micro) * cfg.batch_size)
+                clips += len(micro) * cfg.batch_size * self.dist.world_size
+                micro = []
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{logs.get('loss', float('nan')):.3f}",
+                                    lr=f"{self.optimizer.param_groups[0]['lr']:.2e}")
+                if self.step % cfg.log_every == 0 or self.step == last_step:
+                    logs = all_reduce_mean(logs, self.device)
+                    logs["clips_per_s"] = clips / max(time.perf_counter() - t0, 1e-9)
+                    logs.update({f"lr_{k}": v for k, v in current_lrs(self.optimizer).items()})
+                    self.logger.log(self.step, logs, prefix="train/")
+                    clips, t0 = 0, time.perf_counter()
+                if cfg.eval_every and self.step % cfg.eval_every == 0 and self.step < last_step:
+                    result = self._evaluate_and_keep_best()
+                if self.step % cfg.checkpoint_every == 0 or self.step == last_step:
+                    self.save("last.pth")
+                if self.step >= last_step:
+                    break
+        if bar is not None:
+            bar.close()
+        result = self._evaluate_and_keep_best()
+        self.save("last.pth")
+        self.logger.close()
+        return result
+
+    def _evaluate_and_keep_best(self) -> dict[str, Any]:
+        result = self.evaluate()
+        if self.dist.is_main and result:
+            scores = {k: result[k] for k in ("m_tIoU", "m_vIoU", "vIoU@0.3", "vIoU@0.5")}
+            self.logger.log(self.step, scores, prefix="test/")
+            self.logger.write_json("predictions_last.json", result["predictions"])
+            if scores["m_vIoU"] >= self.best.get("m_vIoU", -1.0):
+                self.best = {"step": self.step, **scores}
+                ckpt.atomic_torch_save(self.state(), self.run_dir / "best.pth")
+        barrier()
+        return result

@@ -1,0 +1,122 @@
+"""The training loop on a toy task: learning, run folder, resume equality, NaN guard, DDP."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from toy_task import ToyDataset, ToyModel, ToyTask, collate  # noqa: E402
+
+from tastvg.train.checkpoint import load_checkpoint  # noqa: E402
+from tastvg.train.distributed import DistInfo  # noqa: E402
+from tastvg.train.engine import NonFiniteLossError, Trainer, TrainConfig, autocast_dtype  # noqa: E402
+from tastvg.train.sampler import ResumableSampler  # noqa: E402
+
+RULES = [("encoder", "vision")]
+
+
+def config(**kw) -> TrainConfig:
+    base = dict(epochs=6, batch_size=4, accum=1, lrs={"base": 0.05, "vision": 0.05, "text": 0.0,
+                "temporal_decoder": 0.0, "target_aware": 0.0}, group_rules=RULES, schedule="multistep_with_warmup",
+                drop_epochs=[4], ema_decay=0.5, log_every=2, checkpoint_every=5, progress=False, seed=7)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def trainer(run_dir, task=None, **kw) -> Trainer:
+    torch.manual_seed(0)
+    return Trainer(ToyModel(), task or ToyTask(), ToyDataset(24), ToyDataset(8, seed=1), collate, config(**kw),
+                   run_dir, DistInfo(), config_dict={"preset": "toy"})
+
+
+def test_training_learns_and_writes_a_complete_run_folder(tmp_path):
+    t = trainer(tmp_path)
+    result = t.fit()
+    assert t.step == 6 * (24 // 4)
+    rows = list(csv.DictReader(open(tmp_path / "log.csv")))
+    losses = [float(r["train/loss"]) for r in rows if r.get("train/loss")]
+    assert len(losses) == 36 // 2 and losses[-1] < losses[0] / 3
+    assert any(r.get("test/m_vIoU") for r in rows)
+    for name in ("last.pth", "best.pth", "environment.json", "train_config.json", "predictions_last.json"):
+        assert (tmp_path / name).exists(), name
+    assert 0.0 <= result["m_vIoU"] <= 1.0
+    state = load_checkpoint(tmp_path / "last.pth")
+    assert state["step"] == 36 and state["config"] == {"preset": "toy"}
+
+
+def test_learning_rates_follow_the_schedule(tmp_path):
+    t = trainer(tmp_path, epochs=10, drop_epochs=[5])
+    t.cfg.max_steps = 31  # epoch 5 starts at step 30
+    t.fit()
+    lrs = {g["name"]: g["lr"] for g in t.optimizer.param_groups}
+    assert lrs["base"] == pytest.approx(0.005) and lrs["vision"] == pytest.approx(0.005)
+
+
+def test_a_killed_run_resumes_to_the_same_weights(tmp_path):
+    full = trainer(tmp_path / "full")
+    full.fit()
+
+    first = trainer(tmp_path / "part")
+    first.cfg.max_steps = 13  # "killed" after step 13 (mid-epoch), last.pth written at step 10 and 13
+    first.fit()
+    resumed = trainer(tmp_path / "part")
+    resumed.resume(tmp_path / "part" / "last.pth")
+    assert resumed.step == 13
+    resumed.fit()
+    for (name, a), b in zip(full.model.state_dict().items(), resumed.model.state_dict().values()):
+        assert torch.equal(a, b), name
+    for a, b in zip(full.ema.module.state_dict().values(), resumed.ema.module.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_nan_loss_stops_with_step_and_samples_and_keeps_the_last_good_checkpoint(tmp_path):
+    t = trainer(tmp_path, task=ToyTask(nan_at_step=8))
+    with pytest.raises(NonFiniteLossError, match=r"optimiser step 8 .*toy_"):
+        t.fit()
+    assert load_checkpoint(tmp_path / "last.pth")["step"] == 5  # written at step 5, untouched since
+
+
+def test_gradient_accumulation_counts_optimiser_steps(tmp_path):
+    t = trainer(tmp_path, batch_size=2, accum=3, epochs=2)
+    t.fit()
+    assert t.step == 2 * (24 // 6)
+
+
+def test_sampler_covers_each_epoch_once_across_ranks_and_resumes():
+    ranks = [ResumableSampler(10, world_size=2, rank=r, seed=3, batch_size=2) for r in range(2)]
+    seen = ranks[0].indices() + ranks[1].indices()
+    assert len(seen) == 8 and len(set(seen)) == 8  # 2 steps x 2 samples x 2 ranks; 2 dropped
+    s = ResumableSampler(10, seed=3, batch_size=2)
+    full = list(s)
+    s.advance(4)
+    assert list(s) == full[4:]
+    s.set_epoch(1)
+    assert list(s) != full and sorted(s) == sorted(set(s))
+
+
+def test_amp_choice():
+    assert autocast_dtype("auto", torch.device("cpu")) is None
+    assert autocast_dtype("bf16", torch.device("cpu")) == torch.bfloat16
+    with pytest.raises(ValueError):
+        autocast_dtype("fp8", torch.device("cpu"))
+
+
+def test_two_process_gloo_ddp_trains_and_its_checkpoint_loads(tmp_path):
+    script = Path(__file__).parent / "ddp_toy_run.py"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
+           str(script), str(tmp_path)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    state = load_checkpoint(tmp_path / "last.pth")
+    assert state["step"] == 3 * (24 // (2 * 4))
+    model = ToyModel()
+    model.load_state_dict(state["model"])
+    assert "world_size=2" in proc.stdout and "m_vIoU" in proc.stdout
