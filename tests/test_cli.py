@@ -60,3 +60,9 @@ def test_evaluate_names_a_missing_or_broken_file(files, tmp_path):
 def test_console_script_help_runs():
     proc = subprocess.run([sys.executable, "-m", "tastvg.cli", "--help"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and "evaluate" in proc.stdout
+
+
+def test_info_prints_versions_as_json(capsys):
+    assert main(["info", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["python"].startswith("3.") and "torch" in info
