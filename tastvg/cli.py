@@ -18,6 +18,7 @@ from typing import Sequence
 
 # name -> (module, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "train": ("tastvg.train.cli", "train TA-STVG (CPU, one GPU, or many under torchrun)"),
     "evaluate": ("tastvg.evaluation_cli", "score predictions against ground truth (m_tIoU, m_vIoU, vIoU@R)"),
     "synth": ("tastvg.data.synth", "generate a SynthSTVG dataset (mp4 videos + HC-STVG-format annotations)"),
     "convert-official": ("tastvg.convert", "convert an official TA-STVG checkpoint to this package's names"),

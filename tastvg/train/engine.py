@@ -56,7 +56,7 @@ class TrainConfig:
     batch_size: int = 1  # videos per process per micro-batch (official: 1)
     accum: int = 1  # micro-batches per optimiser step
     lrs: dict[str, float] = field(default_factory=lambda: dict.fromkeys(GROUPS, 1e-4))
-    group_rules: list[tuple[str, str]] = field(default_factory=list)  # (name substring, group)
+    group_rules: list[tuple[str, str]] = field(default_factory=list)  # (name prefix, group)
     weight_decay: float = 1e-4
     clip_norm: float = 0.1
     schedule: str = "multistep_with_warmup"

@@ -67,10 +67,10 @@ def assign_param_groups(model: nn.Module, rules: Sequence[tuple[str, str]]) -> d
     """Split the trainable parameters of ``model`` into the named groups.
 
     Args:
-        rules: ``(substring, group)`` pairs tried in order on each parameter name; the first
-            substring contained in the name decides the group; no match means ``"base"``.
-            (The official code uses ``vis_encoder``, ``text_encoder``,
-            ``ground_decoder.time_decoder`` and ``_clas``.)
+        rules: ``(prefix, group)`` pairs tried in order on each parameter name; the first
+            prefix the name starts with decides the group; no match means ``"base"``.
+            (The official code matches the substrings ``vis_encoder``, ``text_encoder``,
+            ``ground_decoder.time_decoder`` and ``_clas`` of its own names.)
 
     Returns:
         ``{group: [parameters]}`` for every group of ``GROUPS`` (possibly empty lists).
@@ -82,7 +82,7 @@ def assign_param_groups(model: nn.Module, rules: Sequence[tuple[str, str]]) -> d
     for name, param in model.named_parameters():
         if not param.requires_grad:
             continue
-        group = next((g for sub, g in rules if sub in name), "base")
+        group = next((g for prefix, g in rules if name.startswith(prefix)), "base")
         groups[group].append(param)
     return groups
 

@@ -1,0 +1,179 @@
+"""``tastvg train``: train TA-STVG on a dataset folder, on CPU, one GPU, or many under torchrun.
+
+    tastvg train --config synth --data-root data_samples/synth --out runs/synth
+    tastvg train --config paper-hcstvg --data-root data/hc-stvg --tokenizer model_zoo/roberta-base \\
+        --out runs/hcstvg optim.epochs=90 train.amp=bf16
+    torchrun --nproc_per_node 8 -m tastvg.train --config paper-hcstvg --data-root data/hc-stvg ...
+
+Overrides are ``SECTION.FIELD=VALUE`` (VALUE parsed as YAML): sections ``model``, ``loss``,
+``optim``, ``backbone2d``, ``video_swin``, ``text`` (the model preset), ``data`` (the data
+pipeline) and ``train`` (batch size, AMP, logging, evaluation and checkpoint periods, ...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tastvg.config import TASTVGConfig, available_presets, config_from_dict, resolve_config
+
+PRESET_DATASET = {"paper-hcstvg": "hcstvg", "paper-hcstvg2": "hcstvg2", "paper-vidstg": "vidstg",
+                  "synth": "synth", "tiny": "synth"}
+RECIPE_FIELDS = {"lrs", "group_rules", "weight_decay", "clip_norm", "schedule", "drop_epochs",
+                 "warmup_fraction", "ema_decay", "epochs"}  # come from the preset's `optim` section
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = __doc__
+    parser.add_argument("--config", required=True, metavar="PRESET_OR_YAML",
+                        help=f"a preset ({', '.join(available_presets())}) or a YAML config file")
+    parser.add_argument("--data-root", required=True, type=Path, metavar="DIR",
+                        help="dataset folder with annos/{train,test}.json and the videos (spec layout)")
+    parser.add_argument("--dataset", choices=["hcstvg", "hcstvg2", "vidstg", "synth"], default=None,
+                        help="annotation format and sampling defaults (default: from the preset)")
+    parser.add_argument("--tokenizer", type=Path, default=None, metavar="DIR",
+                        help="a local tokenizer folder (roberta-base for the paper presets; default for "
+                             "synth/tiny: the repository's data_samples/tokenizer)")
+    parser.add_argument("--out", type=Path, default=None, metavar="RUN_DIR",
+                        help="run folder for checkpoints, logs and predictions (default: runs/PRESET-TIME)")
+    parser.add_argument("--resume", action="store_true", help="continue from RUN_DIR/last.pth")
+    parser.add_argument("--device", default="auto", help="auto (GPU if available), cpu, cuda")
+    parser.add_argument("overrides", nargs="*", metavar="SECTION.FIELD=VALUE", help="config overrides")
+
+
+# ------------------------------------------------------------------------------------------------
+def parse_overrides(items: list[str]) -> dict[str, dict[str, Any]]:
+    """``["model.tts_threshold=0.6", ...]`` -> ``{"model": {"tts_threshold": 0.6}}``."""
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        section, dot, name = key.partition(".")
+        if not sep or not dot or not name:
+            raise SystemExit(f"error: override {item!r} is not SECTION.FIELD=VALUE (e.g. model.tts_threshold=0.6)")
+        out.setdefault(section, {})[name] = yaml.safe_load(value)
+    return out
+
+
+def _apply(obj: Any, values: dict[str, Any], where: str) -> Any:
+    names = {f.name for f in dataclasses.fields(obj)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise SystemExit(f"error: unknown override {where}.{unknown[0]}; known fields of {where}: {', '.join(sorted(names))}")
+    return dataclasses.replace(obj, **values)
+
+
+def resolve_run(args: argparse.Namespace):
+    """Model config, data config, loop config and dataset name from the arguments, or a clear exit."""
+    from tastvg.data.config import DataConfig
+    from tastvg.train.engine import TrainConfig
+
+    if not args.data_root.is_dir():
+        raise SystemExit(f"error: --data-root {args.data_root} is not a folder (it needs annos/train.json, "
+                         "annos/test.json and the videos; `tastvg synth --out DIR` makes one)")
+    try:
+        cfg = resolve_config(args.config)
+    except (ValueError, FileNotFoundError, KeyError) as err:
+        raise SystemExit(f"error: --config {args.config}: {err}") from None
+    overrides = parse_overrides(args.overrides)
+    model_sections = {f.name for f in dataclasses.fields(TASTVGConfig)} - {"name"}
+    known = sorted(model_sections | {"data", "train"})
+    for section in overrides:
+        if section not in known:
+            raise SystemExit(f"error: unknown override section {section!r}; use one of {', '.join(known)}")
+    tree = cfg.to_dict()
+    for section in model_sections & set(overrides):
+        _apply(getattr(cfg, section), overrides[section], section)  # validates the names
+        tree[section].update(overrides[section])
+    cfg = config_from_dict(tree, where="overrides")
+    dataset = args.dataset or PRESET_DATASET.get(cfg.name)
+    if dataset is None:
+        raise SystemExit(f"error: cannot tell the dataset of config {cfg.name!r}: pass --dataset")
+    data_cfg = DataConfig.for_dataset(dataset)
+    data_cfg = _apply(data_cfg, {"app_num": cfg.model.app_num, "mot_num": cfg.model.mot_num,
+                                 **overrides.get("data", {})}, "data")
+    o = cfg.optim
+    train_cfg = TrainConfig(
+        epochs=o.epochs, weight_decay=o.weight_decay, clip_norm=o.clip_norm, schedule=o.schedule,
+        drop_epochs=list(o.drop_epochs), warmup_fraction=o.warmup_fraction, ema_decay=o.ema_decay,
+        lrs={"base": o.lr_base, "vision": o.lr_vision, "text": o.lr_text,
+             "temporal_decoder": o.lr_temporal_decoder, "target_aware": o.lr_tts_asa})
+    run_overrides = overrides.get("train", {})
+    recipe = sorted(set(run_overrides) & RECIPE_FIELDS)
+    if recipe:
+        raise SystemExit(f"error: train.{recipe[0]} is part of the recipe: override optim.* instead")
+    train_cfg = _apply(train_cfg, run_overrides, "train")
+    return cfg, data_cfg, train_cfg, dataset
+
+
+def load_tokenizer(path: Path | None, preset: str):
+    """A local tokenizer (never downloaded): ``--tokenizer`` or, for small presets, the shipped one."""
+    import os
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from transformers import AutoTokenizer
+
+    if path is None:
+        if preset not in ("synth", "tiny"):
+            raise SystemExit(f"error: preset {preset!r} needs --tokenizer DIR (a local roberta-base folder)")
+        from tastvg.paths import data_samples_dir
+
+        path = data_samples_dir() / "tokenizer"
+    if not Path(path).is_dir():
+        raise SystemExit(f"error: --tokenizer {path} is not a folder")
+    return AutoTokenizer.from_pretrained(str(path))
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from tastvg.data.collate import Collator
+    from tastvg.data.dataset import build_dataset
+    from tastvg.losses import TASTVGLoss
+    from tastvg.models.tastvg import build_model
+    from tastvg.evaluation import format_table
+    from tastvg.train.checkpoint import latest_checkpoint
+    from tastvg.train.distributed import cleanup, init_distributed
+    from tastvg.train.engine import Trainer
+    from tastvg.train.task import PARAM_GROUP_RULES, GroundingTask
+
+    cfg, data_cfg, train_cfg, dataset = resolve_run(args)
+    train_cfg = dataclasses.replace(train_cfg, group_rules=PARAM_GROUP_RULES)
+    run_dir = args.out or Path("runs") / f"{cfg.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    resume_from = latest_checkpoint(run_dir) if args.resume else None
+    if args.resume and resume_from is None:
+        raise SystemExit(f"error: --resume but {run_dir}/last.pth does not exist")
+    if not args.resume and latest_checkpoint(run_dir) is not None:
+        raise SystemExit(f"error: {run_dir} already holds a run: add --resume to continue it, or choose another --out")
+
+    dist = init_distributed(args.device)
+    torch.manual_seed(train_cfg.seed + dist.rank)
+    tokenizer = load_tokenizer(args.tokenizer, cfg.name)
+    train_set = build_dataset(dataset, args.data_root, "train", data_cfg, seed=train_cfg.seed)
+    test_set = build_dataset(dataset, args.data_root, "test", data_cfg, seed=train_cfg.seed)
+    model = build_model(cfg)
+    task = GroundingTask(TASTVGLoss(cfg.loss, cfg.model), dist.device, split_test=data_cfg.split_test_clip)
+    resolved = {"model": cfg.to_dict(), "data": data_cfg.to_dict(), "dataset": dataset,
+                "data_root": str(args.data_root), "tokenizer": str(args.tokenizer or ""),
+                "train": {k: v for k, v in dataclasses.asdict(train_cfg).items() if k not in ("group_rules",)}}
+    trainer = Trainer(model, task, train_set, test_set, Collator(tokenizer), train_cfg, run_dir, dist,
+                      config_dict=resolved)
+    if dist.is_main:
+        Path(run_dir).mkdir(parents=True, exist_ok=True)
+        (Path(run_dir) / "config.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
+        print(f"run folder: {run_dir}  ({len(train_set)} train / {len(test_set)} test samples, "
+              f"{trainer.total_steps} optimiser steps, device {dist.device}, world size {dist.world_size})")
+    if resume_from is not None:
+        trainer.resume(resume_from)
+        if dist.is_main:
+            print(f"resumed from {resume_from} at step {trainer.step}")
+    result = trainer.fit()
+    if dist.is_main and result:
+        print(format_table(result))
+    cleanup()
+    return 0

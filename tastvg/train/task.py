@@ -1,0 +1,121 @@
+"""What the training engine needs to know about TA-STVG: loss, prediction, ground truth.
+
+Batches are those of :func:`tastvg.data.collate.collate_stvg` with a tokenizer (``text_ids``,
+``text_mask``). At test time each video's 2x-dense clip is split into its two interleaved
+sub-clips (even and odd positions), both go through the model as separate rows, and
+:func:`tastvg.postprocess.postprocess` merges them into one tube per video (spec §5.6).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.utils.data import Dataset
+
+from tastvg.losses import TASTVGLoss
+from tastvg.postprocess import postprocess
+
+# Parameter groups of the official recipe (spec §5.1), by our module names. Everything else —
+# input projections, encoder, spatial decoder, anchor and prediction heads — is "base".
+PARAM_GROUP_RULES = [
+    ("backbone2d.body.", "vision"),          # ResNet layer2-4 (stem and layer1 are frozen)
+    ("text.", "text"),                        # RoBERTa + resizer
+    ("temporal_decoder.", "temporal_decoder"),
+    ("tts.", "target_aware"),                 # the official "*_clas" modules
+    ("asa.", "target_aware"),
+]
+
+LOGGED_TERMS = ("loss_bbox", "loss_giou", "loss_sted", "loss_actioness",
+                "logits_f_m", "logits_f_a", "logits_r_a", "logits_r_m")
+
+
+def to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
+    """Move every tensor of a (nested) batch dict to ``device``."""
+    out: dict[str, Any] = {}
+    for key, value in batch.items():
+        if isinstance(value, Tensor):
+            out[key] = value.to(device, non_blocking=True)
+        elif isinstance(value, dict):
+            out[key] = to_device(value, device)
+        else:
+            out[key] = value
+    return out
+
+
+def split_batch_interleaved(batch: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """``[B, T]`` dense test clips -> ``[2B, ceil(T/2)]`` sub-clips (even positions, then odd).
+
+    Returns the new model inputs and one ``meta`` per row for ``postprocess`` (``video_id``,
+    original ``frame_ids`` of the valid frames, original ``width`` / ``height``).
+    """
+    frames, pad = batch["frames"], batch["frame_pad"]
+    b, t = pad.shape
+    half = (t + 1) // 2
+    new_frames = frames.new_zeros((2 * b, half, *frames.shape[2:]))
+    new_pad = torch.ones(2 * b, half, dtype=torch.bool, device=pad.device)
+    metas: list[dict[str, Any]] = []
+    rows = []
+    for i in range(b):
+        valid = int((~pad[i]).sum())
+        ids = batch["targets"]["frame_ids"][i, :valid].tolist()
+        h, w = batch["targets"]["orig_sizes"][i].tolist()
+        for start in (0, 1):
+            positions = list(range(start, valid, 2))
+            if not positions:  # a one-frame clip has no odd half: reuse the even one
+                positions = [0]
+            r = len(rows)
+            new_frames[r, : len(positions)] = frames[i, positions]
+            new_pad[r, : len(positions)] = False
+            rows.append(i)
+            metas.append({"video_id": batch["item_ids"][i], "frame_ids": [ids[p] for p in positions],
+                          "width": w, "height": h})
+    index = torch.tensor(rows, device=pad.device)
+    inputs = {"frames": new_frames, "frame_pad": new_pad,
+              "text_ids": batch["text_ids"].index_select(0, index),
+              "text_mask": batch["text_mask"].index_select(0, index)}
+    return inputs, metas
+
+
+class GroundingTask:
+    """Loss and predictions of a TA-STVG model on collated STVG batches."""
+
+    def __init__(self, criterion: TASTVGLoss, device: torch.device, split_test: bool = True) -> None:
+        self.criterion = criterion
+        self.device = device
+        self.split_test = split_test
+
+    def loss(self, model: nn.Module, batch: dict[str, Any]) -> tuple[Tensor, dict[str, float]]:
+        batch = to_device(batch, self.device)
+        targets = batch["targets"]
+        out = model(batch["frames"], batch["frame_pad"], batch["text_ids"], batch["text_mask"], targets)
+        terms = self.criterion(out, targets)
+        logs = {k: float(terms[k].detach()) for k in LOGGED_TERMS if k in terms}
+        logs["loss"] = float(terms["loss"].detach())
+        return terms["loss"], logs
+
+    @torch.no_grad()
+    def predict(self, model: nn.Module, batch: dict[str, Any]) -> dict[str, dict]:
+        batch = to_device(batch, self.device)
+        if self.split_test:
+            inputs, metas = split_batch_interleaved(batch)
+        else:
+            inputs = {k: batch[k] for k in ("frames", "frame_pad", "text_ids", "text_mask")}
+            metas = []
+            for i in range(len(batch["item_ids"])):
+                valid = int((~batch["frame_pad"][i]).sum())
+                h, w = batch["targets"]["orig_sizes"][i].tolist()
+                metas.append({"video_id": batch["item_ids"][i], "width": w, "height": h,
+                              "frame_ids": batch["targets"]["frame_ids"][i, :valid].tolist()})
+        out = model(inputs["frames"], inputs["frame_pad"], inputs["text_ids"], inputs["text_mask"])
+        out = {k: (v.float() if isinstance(v, Tensor) and v.is_floating_point() else v) for k, v in out.items()}
+        return postprocess(out, metas)
+
+    def ground_truth(self, dataset: Dataset) -> dict[str, dict]:
+        from tastvg.data.annotations import ground_truth
+
+        return ground_truth(dataset.records)  # type: ignore[attr-defined]
+
+    def sample_ids(self, batch: dict[str, Any]) -> list[str]:
+        return list(batch["item_ids"])
