@@ -1,7 +1,12 @@
-"""Score predicted tubes against ground truth: ``tastvg evaluate --gt GT.json --pred PRED.json``.
+"""Score predicted tubes against ground truth, from files or from a trained model.
 
-Both JSON files map a video id to ``{"t_start", "t_end", "boxes": {frame_id: [x1, y1, x2, y2]}}``
-(inclusive frame ids, pixel boxes; ground truth may add ``"qtype"``). See ``tastvg.evaluation``.
+    tastvg evaluate --gt GT.json --pred PRED.json [--protocol official|inclusive] [--json OUT]
+    tastvg evaluate --checkpoint RUN/best.pth --data-root DIR [--split test] [--pred-out PRED.json]
+
+In the first mode both JSON files map a video id to ``{"t_start", "t_end", "boxes": {frame_id:
+[x1, y1, x2, y2]}}`` (inclusive frame ids, pixel boxes; ground truth may add ``"qtype"``). In the
+second the model of a ``tastvg train`` checkpoint (its EMA weights, as the official code) predicts
+the split, the predictions are written, and they are scored. See ``tastvg.evaluation``.
 """
 
 from __future__ import annotations
@@ -17,10 +22,22 @@ from tastvg.evaluation import PROTOCOLS, evaluate, format_table
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--gt", type=Path, required=True, metavar="GT.json",
-                        help="ground-truth tubes: {video_id: {t_start, t_end, boxes, [qtype]}}")
-    parser.add_argument("--pred", type=Path, required=True, metavar="PRED.json",
-                        help="predicted tubes in the same format (one entry per ground-truth video)")
+    files = parser.add_argument_group("mode 1: score a prediction file")
+    files.add_argument("--gt", type=Path, metavar="GT.json",
+                       help="ground-truth tubes: {video_id: {t_start, t_end, boxes, [qtype]}}")
+    files.add_argument("--pred", type=Path, metavar="PRED.json",
+                       help="predicted tubes in the same format (one entry per ground-truth video)")
+    model = parser.add_argument_group("mode 2: run a trained model on a dataset split")
+    model.add_argument("--checkpoint", type=Path, metavar="CKPT.pth", help="a checkpoint written by `tastvg train`")
+    model.add_argument("--data-root", type=Path, metavar="DIR", help="dataset folder (annos/ + videos)")
+    model.add_argument("--split", default="test", help="annotation split to evaluate (default: %(default)s)")
+    model.add_argument("--tokenizer", type=Path, default=None, metavar="DIR",
+                       help="tokenizer folder (default: the one recorded in the checkpoint, or the shipped one)")
+    model.add_argument("--weights", choices=["ema", "model"], default="ema",
+                       help="which weights of the checkpoint to use (default: %(default)s, as the official test)")
+    model.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    model.add_argument("--pred-out", type=Path, default=None, metavar="PRED.json",
+                       help="where to write the predictions (default: next to the checkpoint)")
     parser.add_argument("--protocol", choices=PROTOCOLS, default="official",
                         help="official: bit-exact with the official TA-STVG evaluator (half-open spans, "
                              "the last GT frame is dropped); inclusive: both spans inclusive "
@@ -49,9 +66,67 @@ def write_json_atomic(path: Path, data: Any) -> None:
     os.replace(tmp, path)
 
 
+def predict_from_checkpoint(args: argparse.Namespace) -> tuple[dict, dict]:
+    """Ground truth and predictions of a trained model on ``args.split`` of ``args.data_root``."""
+    import torch
+    from torch.utils.data import DataLoader
+
+    from tastvg.config import config_from_dict
+    from tastvg.data.collate import Collator
+    from tastvg.data.config import DataConfig
+    from tastvg.data.dataset import build_dataset
+    from tastvg.losses import TASTVGLoss
+    from tastvg.models.tastvg import build_model
+    from tastvg.train.checkpoint import load_checkpoint
+    from tastvg.train.cli import load_tokenizer
+    from tastvg.train.distributed import pick_device
+    from tastvg.train.task import GroundingTask
+
+    if not args.data_root.is_dir():
+        raise SystemExit(f"error: --data-root {args.data_root} is not a folder")
+    state = load_checkpoint(args.checkpoint)
+    run_cfg = state.get("config") or {}
+    if "model" not in run_cfg or "data" not in run_cfg:
+        raise SystemExit(f"error: {args.checkpoint} does not record its configuration (not written by `tastvg train`)")
+    cfg = config_from_dict(run_cfg["model"], where=f"{args.checkpoint}:config.model")
+    data_cfg = DataConfig(**run_cfg["data"])
+    tokenizer_dir = args.tokenizer or (Path(run_cfg["tokenizer"]) if run_cfg.get("tokenizer") else None)
+    tokenizer = load_tokenizer(tokenizer_dir, cfg.name)
+    device = pick_device(args.device)
+    model = build_model(cfg)
+    weights = state["ema"]["module"] if args.weights == "ema" else state["model"]
+    model.load_state_dict(weights)
+    model.to(device).eval()
+    dataset = build_dataset(run_cfg["dataset"], args.data_root, args.split, data_cfg, train=False)
+    task = GroundingTask(TASTVGLoss(cfg.loss, cfg.model), device, split_test=data_cfg.split_test_clip)
+    loader = DataLoader(dataset, batch_size=1, collate_fn=Collator(tokenizer))
+    predictions: dict = {}
+    from tqdm.auto import tqdm
+
+    with torch.no_grad():
+        for batch in tqdm(loader, desc=f"predict {args.split}", disable=None):
+            predictions.update(task.predict(model, batch))
+    return task.ground_truth(dataset), predictions
+
+
 def run(args: argparse.Namespace) -> int:
-    gt = load_json(args.gt, "ground-truth")
-    pred = load_json(args.pred, "prediction")
+    file_mode = args.gt is not None or args.pred is not None
+    model_mode = args.checkpoint is not None or args.data_root is not None
+    if file_mode == model_mode:
+        raise SystemExit("error: give either --gt and --pred (score files) or --checkpoint and --data-root "
+                         "(run a trained model)")
+    if file_mode:
+        if args.gt is None or args.pred is None:
+            raise SystemExit("error: --gt and --pred go together")
+        gt = load_json(args.gt, "ground-truth")
+        pred = load_json(args.pred, "prediction")
+    else:
+        if args.checkpoint is None or args.data_root is None:
+            raise SystemExit("error: --checkpoint and --data-root go together")
+        gt, pred = predict_from_checkpoint(args)
+        out = args.pred_out or args.checkpoint.with_name(f"predictions_{args.split}.json")
+        write_json_atomic(out, pred)
+        print(f"wrote predictions: {out}")
     try:
         result = evaluate(gt, pred, protocol=args.protocol)
     except ValueError as err:
