@@ -22,6 +22,7 @@ import torch
 
 from tastvg.config import resolve_config
 from tastvg.losses import TASTVGLoss
+from tastvg.models.checkpointing import enable_activation_checkpointing
 from tastvg.models.tastvg import build_model
 
 DEFAULT_CPU_CASES = ["synth:8:64x64", "tiny:8:64x64", "paper-hcstvg:4:224x224"]
@@ -50,7 +51,8 @@ def peak_memory_gb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB on Linux
 
 
-def run_case(case: str, device: torch.device, amp: str, steps: int, overrides: list[str]) -> dict:
+def run_case(case: str, device: torch.device, amp: str, steps: int, overrides: list[str],
+             checkpointing: tuple[str, ...] = ()) -> dict:
     preset, frames, size = case.split(":")
     frames, (height, width) = int(frames), map(int, size.lower().split("x"))
     cfg = resolve_config(preset)
@@ -60,6 +62,8 @@ def run_case(case: str, device: torch.device, amp: str, steps: int, overrides: l
         current = getattr(getattr(cfg, section), name)
         setattr(getattr(cfg, section), name, type(current)(value) if not isinstance(current, bool) else value.lower() == "true")
     model = build_model(cfg).to(device).train()
+    if checkpointing:
+        enable_activation_checkpointing(model, checkpointing)
     criterion = TASTVGLoss(cfg.loss, cfg.model)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=1e-5, weight_decay=1e-4)
@@ -92,7 +96,7 @@ def run_case(case: str, device: torch.device, amp: str, steps: int, overrides: l
         torch.cuda.synchronize(device)
     seconds = (time.perf_counter() - t0) / steps
     n_params = sum(p.numel() for p in model.parameters())
-    row = {"case": case, "params_M": n_params / 1e6, "amp": amp, "s_per_step": seconds,
+    row = {"case": case + ("+ckpt" if checkpointing else ""), "params_M": n_params / 1e6, "amp": amp, "s_per_step": seconds,
            "clips_per_s": 1.0 / seconds, "peak_GB": peak_memory_gb(device), "loss": loss}
     del model, opt, criterion
     gc.collect()
@@ -108,6 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--amp", default="auto", choices=["auto", "bf16", "fp16", "off"])
     p.add_argument("--steps", type=int, default=3, help="timed steps after one warm-up step")
     p.add_argument("--set", nargs="*", default=[], metavar="SECTION.FIELD=VALUE", help="config overrides")
+    p.add_argument("--checkpointing", nargs="*", default=None, metavar="PART",
+                   help="also run each case with activation checkpointing of these parts "
+                        "(backbone2d encoder decoders; no PART = backbone2d encoder)")
     args = p.parse_args(argv)
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
                           ("cpu" if args.device == "auto" else args.device))
@@ -118,13 +125,14 @@ def main(argv: list[str] | None = None) -> int:
     header = f"{'case':<28}{'params (M)':>11}{'amp':>6}{'s/step':>9}{'clips/s':>9}{'peak (GB)':>11}{'loss':>9}"
     print(header)
     print("-" * len(header))
-    for case in cases:
+    variants = [()] if args.checkpointing is None else [(), tuple(args.checkpointing or ("backbone2d", "encoder"))]
+    for case, ckpt_parts in [(c, v) for c in cases for v in variants]:
         try:
-            r = run_case(case, device, amp, args.steps, args.set)
+            r = run_case(case, device, amp, args.steps, args.set, ckpt_parts)
             print(f"{r['case']:<28}{r['params_M']:>11.1f}{r['amp']:>6}{r['s_per_step']:>9.3f}{r['clips_per_s']:>9.2f}"
                   f"{r['peak_GB']:>11.2f}{r['loss']:>9.3f}", flush=True)
         except torch.OutOfMemoryError as err:
-            print(f"{case:<28}  out of memory: {str(err).splitlines()[0]}", flush=True)
+            print(f"{case + ('+ckpt' if ckpt_parts else ''):<28}  out of memory: {str(err).splitlines()[0]}", flush=True)
             gc.collect()
             torch.cuda.empty_cache()
     return 0
