@@ -1,0 +1,127 @@
+"""Attribute-aware spatial activation (ASA): where in each selected frame is the target? (spec §2.3)
+
+Per frame, one query (the encoded ``<s>`` token, averaged over frames) attends to that frame's N
+tokens through two BCA layers. The second layer's attention, summed over heads, through a sigmoid
+and min-max normalised per frame, is the activation map ``A`` [T, N]; an attribute head on the
+final query gives multi-label logits averaged over the selected frames. Appearance branch on the
+2D tokens (APP_NUM attributes), motion branch on the 3D tokens (MOT_NUM attributes).
+
+Every frame's map depends only on that frame, so we compute the maps for all frames once and let
+the frame selection enter only through masked means (which is also what makes two-pass inference
+cheap: pass 2 only changes the mask).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from tastvg.models.bca import BCALayer, PredictionHead
+
+
+def minmax_normalise(s: Tensor, valid: Tensor | None = None) -> Tensor:
+    """Per-row ``(s - min) / (max - min)`` over the last dim (over ``valid`` entries only; the
+    others become 0).
+
+    The official code has no epsilon, so a constant row divides 0 by 0 (NaN). Here a constant
+    row carries no spatial information and maps to all ones (plain mean pooling).
+    """
+    if valid is None:
+        lo = s.min(dim=-1, keepdim=True).values
+        hi = s.max(dim=-1, keepdim=True).values
+    else:
+        lo = s.masked_fill(~valid, float("inf")).min(dim=-1, keepdim=True).values
+        hi = s.masked_fill(~valid, float("-inf")).max(dim=-1, keepdim=True).values
+    span = hi - lo
+    safe = torch.where(span > 0, span, torch.ones_like(span))
+    out = torch.where(span > 0, (s - lo) / safe, torch.ones_like(s))
+    return out if valid is None else out * valid.to(out.dtype)
+
+
+class SpatialActivation(nn.Module):
+    """One ASA branch: tokens ``[n, N, d]`` + query ``[n, 1, d]`` -> map ``[n, N]``, logits ``[n, V]``."""
+
+    def __init__(self, d: int, heads: int, layers: int, vocab: int, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.layer_ca = nn.ModuleList(BCALayer(d, heads, dropout) for _ in range(layers))
+        self.head = PredictionHead(d, vocab)
+
+    def forward(self, tokens: Tensor, query: Tensor, token_pad: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        x, probs = query, None
+        for layer in self.layer_ca:
+            x, probs = layer(x, tokens, token_pad)
+        assert probs is not None
+        valid = None if token_pad is None else ~token_pad
+        activation = minmax_normalise(probs[:, :, 0, :].sum(dim=1).sigmoid(), valid)
+        return activation, self.head(x[:, 0])
+
+
+class AttributeAwareSpatialActivation(nn.Module):
+    def __init__(self, d: int, heads: int, layers: int, app_num: int, mot_num: int) -> None:
+        super().__init__()
+        self.appearance = SpatialActivation(d, heads, layers, app_num)
+        self.motion = SpatialActivation(d, heads, layers, mot_num)
+
+    def forward(self, m2d: Tensor, m3d: Tensor, query: Tensor, token_pad: Tensor | None = None) -> dict[str, Tensor]:
+        """``m2d``, ``m3d`` [B, T, N, d] (detached); ``query`` [B, d]; ``token_pad`` [B, N] (True =
+        padded token, spatially padded batches only) -> per-frame maps and logits.
+
+        Returns ``map_app``, ``map_mot`` [B, T, N] and ``frame_logits_app`` [B, T, APP_NUM],
+        ``frame_logits_mot`` [B, T, MOT_NUM].
+        """
+        b, t, n, d = m2d.shape
+        q = query[:, None, None, :].expand(b, t, 1, d).reshape(b * t, 1, d)
+        pad = None if token_pad is None else token_pad[:, None].expand(b, t, n).reshape(b * t, n)
+        map_a, log_a = self.appearance(m2d.reshape(b * t, n, d), q, pad)
+        map_m, log_m = self.motion(m3d.reshape(b * t, n, d), q, pad)
+        return {"map_app": map_a.view(b, t, n), "map_mot": map_m.view(b, t, n),
+                "frame_logits_app": log_a.view(b, t, -1), "frame_logits_mot": log_m.view(b, t, -1)}
+
+
+def masked_frame_mean(x: Tensor, selected: Tensor) -> Tensor:
+    """Mean of ``x`` [B, T, ...] over the selected frames ``selected`` [B, T] -> [B, ...]."""
+    w = selected.to(x.dtype).view(*selected.shape, *([1] * (x.dim() - 2)))
+    return (x * w).sum(dim=1) / w.sum(dim=1).clamp(min=1)
+
+
+def pool_query(tokens: Tensor, activation: Tensor, selected: Tensor, token_pad: Tensor | None = None) -> Tensor:
+    """Initial query ``mean over (k, n) of tokens[k, n] * A[k, n]`` over the selected frames.
+
+    ``tokens`` [B, T, N, d] (not detached), ``activation`` [B, T, N] (0 on padded tokens),
+    ``selected`` [B, T], ``token_pad`` [B, N] or None -> [B, d]. The mean over n counts each
+    video's valid tokens only.
+    """
+    if token_pad is None:
+        weighted = (tokens * activation.unsqueeze(-1)).mean(dim=2)  # [B, T, d]: mean over n
+    else:
+        count = (~token_pad).sum(1).to(tokens.dtype)[:, None, None]
+        weighted = (tokens * activation.unsqueeze(-1)).sum(dim=2) / count
+    return masked_frame_mean(weighted, selected)
+
+
+def box_token_mask(boxes: Tensor, h: int, w: int) -> Tensor:
+    """Which of the ``h x w`` grid cells a box covers (cell centre inside the box, and always the
+    cell holding the box centre). ``boxes`` [..., 4] normalised (cx, cy, w, h) -> [..., h*w] float."""
+    ys = (torch.arange(h, device=boxes.device, dtype=boxes.dtype) + 0.5) / h
+    xs = (torch.arange(w, device=boxes.device, dtype=boxes.dtype) + 0.5) / w
+    cx, cy, bw, bh = boxes.unbind(-1)
+    x1, x2 = (cx - bw / 2)[..., None, None], (cx + bw / 2)[..., None, None]
+    y1, y2 = (cy - bh / 2)[..., None, None], (cy + bh / 2)[..., None, None]
+    inside = (ys[:, None] >= y1) & (ys[:, None] <= y2) & (xs[None, :] >= x1) & (xs[None, :] <= x2)
+    ci = (cy * h).long().clamp(0, h - 1)
+    cj = (cx * w).long().clamp(0, w - 1)
+    centre = torch.zeros_like(inside).flatten(-2)
+    centre.scatter_(-1, (ci * w + cj).unsqueeze(-1), True)
+    return (inside.flatten(-2) | centre).to(boxes.dtype)
+
+
+def box_token_mask_grid(boxes: Tensor, maps: list, h: int, w: int) -> Tensor:
+    """:func:`box_token_mask` on each video's own ``(h_i, w_i)`` grid, zero-padded to ``h x w``.
+
+    ``boxes`` [B, T, 4] normalised to each video's own frame -> [B, T, h*w].
+    """
+    out = []
+    for i, (hi, wi) in enumerate(maps):
+        cells = box_token_mask(boxes[i], hi, wi).unflatten(-1, (hi, wi))  # [T, h_i, w_i]
+        out.append(torch.nn.functional.pad(cells, (0, w - wi, 0, h - hi)).flatten(-2))
+    return torch.stack(out)

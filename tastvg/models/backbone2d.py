@@ -1,0 +1,112 @@
+"""2D (appearance) backbone: ResNet with frozen batch norm, layer4 only, then a 1x1 projection.
+
+A short plain-PyTorch ResNet (torchvision v1.5 layout: stride on the 3x3 conv) rather than
+``transformers.ResNetModel``: its parameter names are exactly torchvision's (``conv1``, ``bn1``,
+``layer3.7.downsample.0``...), which are the names of the official checkpoint and of the MDETR and
+ImageNet weights, so loading them is a prefix rename and nothing else.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from tastvg.config import Backbone2DConfig
+
+
+class FrozenBatchNorm2d(nn.Module):
+    """Batch norm with fixed statistics and affine parameters, all four stored as buffers.
+
+    Computes ``x * (w * rsqrt(rv + eps)) + (b - rm * w * rsqrt(rv + eps))`` (spec §10.2).
+    """
+
+    def __init__(self, channels: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.eps = eps
+        self.register_buffer("weight", torch.ones(channels))
+        self.register_buffer("bias", torch.zeros(channels))
+        self.register_buffer("running_mean", torch.zeros(channels))
+        self.register_buffer("running_var", torch.ones(channels))
+
+    def forward(self, x: Tensor) -> Tensor:
+        scale = self.weight * (self.running_var + self.eps).rsqrt()
+        bias = self.bias - self.running_mean * scale
+        return x * scale.reshape(1, -1, 1, 1) + bias.reshape(1, -1, 1, 1)
+
+
+class Bottleneck(nn.Module):
+    expansion = 4
+
+    def __init__(self, in_ch: int, width: int, stride: int, eps: float) -> None:
+        super().__init__()
+        out_ch = width * self.expansion
+        self.conv1 = nn.Conv2d(in_ch, width, 1, bias=False)
+        self.bn1 = FrozenBatchNorm2d(width, eps)
+        self.conv2 = nn.Conv2d(width, width, 3, stride=stride, padding=1, bias=False)
+        self.bn2 = FrozenBatchNorm2d(width, eps)
+        self.conv3 = nn.Conv2d(width, out_ch, 1, bias=False)
+        self.bn3 = FrozenBatchNorm2d(out_ch, eps)
+        self.downsample: nn.Module | None = None
+        if stride != 1 or in_ch != out_ch:
+            self.downsample = nn.Sequential(
+                nn.Conv2d(in_ch, out_ch, 1, stride=stride, bias=False), FrozenBatchNorm2d(out_ch, eps)
+            )
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = F.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        identity = x if self.downsample is None else self.downsample(x)
+        return F.relu(out + identity)
+
+
+class ResNetBody(nn.Module):
+    """Stem + four stages; returns the stride-32 ``layer4`` map only."""
+
+    def __init__(self, depths: list[int], width: int, eps: float) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, width, 7, stride=2, padding=3, bias=False)
+        self.bn1 = FrozenBatchNorm2d(width, eps)
+        in_ch = width
+        for i, depth in enumerate(depths):
+            w = width * 2**i
+            blocks = [Bottleneck(in_ch, w, 1 if i == 0 else 2, eps)]
+            in_ch = w * Bottleneck.expansion
+            blocks += [Bottleneck(in_ch, w, 1, eps) for _ in range(depth - 1)]
+            self.add_module(f"layer{i + 1}", nn.Sequential(*blocks))
+        self.out_channels = in_ch
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = F.relu(self.bn1(self.conv1(x)))
+        x = F.max_pool2d(x, kernel_size=3, stride=2, padding=1)
+        for i in range(1, 5):
+            x = getattr(self, f"layer{i}")(x)
+        return x
+
+
+class Backbone2D(nn.Module):
+    """Frames ``[n, 3, H, W]`` -> appearance features ``F2d`` ``[n, d, h, w]`` (h = ceil(H/32))."""
+
+    def __init__(self, cfg: Backbone2DConfig, d_model: int) -> None:
+        super().__init__()
+        self.body = ResNetBody(cfg.depths, cfg.width, cfg.bn_eps)
+        self.input_proj = nn.Conv2d(self.body.out_channels, d_model, kernel_size=1)
+        if cfg.weights:
+            self.load_resnet_weights(cfg.weights)
+        for name, p in self.body.named_parameters():
+            p.requires_grad_(any(stage in name for stage in cfg.trainable_stages))
+
+    def load_resnet_weights(self, path: str | Path) -> None:
+        """Load a torchvision-named ResNet state_dict (``fc.*`` and ``num_batches_tracked`` ignored)."""
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = state.get("model", state)
+        state = {k.removeprefix("backbone.0.body.").removeprefix("body."): v for k, v in state.items()}
+        keep = {"conv1", "bn1", "layer1", "layer2", "layer3", "layer4"}
+        state = {k: v for k, v in state.items() if k.split(".")[0] in keep and "num_batches_tracked" not in k}
+        self.body.load_state_dict(state, strict=True)
+
+    def forward(self, frames: Tensor) -> Tensor:
+        return self.input_proj(self.body(frames))

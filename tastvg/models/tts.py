@@ -1,0 +1,68 @@
+"""Text-guided temporal sampling (TTS): score each frame's relevance to the sentence, keep the
+frames above θ (spec §2.2).
+
+Two branches with the same structure: appearance (on the 2D tokens ``M2d``) and motion (on the 3D
+tokens ``M3d``). Each pools every frame spatially to one query, lets the frame queries attend to
+the encoded text (averaged over frames) through two BCA layers, and predicts one logit per frame.
+Inputs are detached by the caller, so TTS is trained only by its own BCE losses.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from tastvg.models.bca import BCALayer, PredictionHead
+
+
+class TemporalSampling(nn.Module):
+    """One TTS branch: frame tokens ``[B, T, N, d]`` + text ``[B, L, d]`` -> logits ``[B, T]``."""
+
+    def __init__(self, d: int, heads: int, layers: int, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.layer_ca = nn.ModuleList(BCALayer(d, heads, dropout) for _ in range(layers))
+        self.head = PredictionHead(d, 1)
+
+    def forward(self, tokens: Tensor, text: Tensor, text_pad: Tensor | None, token_pad: Tensor | None = None) -> Tensor:
+        if token_pad is None:
+            x = tokens.mean(dim=2)  # spatial average pool per frame -> [B, T, d]
+        else:  # spatially padded batch: average the valid tokens only
+            keep = (~token_pad).to(tokens.dtype)[:, None, :, None]
+            x = (tokens * keep).sum(dim=2) / keep.sum(dim=2)
+        for layer in self.layer_ca:
+            x, _ = layer(x, text, text_pad)
+        return self.head(x).squeeze(-1)
+
+
+class TextGuidedTemporalSampling(nn.Module):
+    def __init__(self, d: int, heads: int, layers: int, threshold: float, appearance_weight: float) -> None:
+        super().__init__()
+        self.appearance = TemporalSampling(d, heads, layers)
+        self.motion = TemporalSampling(d, heads, layers)
+        self.threshold = threshold
+        self.appearance_weight = appearance_weight  # δ; 0.5 = official plain average
+
+    def forward(self, m2d: Tensor, m3d: Tensor, text: Tensor, text_pad: Tensor | None,
+                frame_pad: Tensor, token_pad: Tensor | None = None) -> dict[str, Tensor]:
+        """``m2d``, ``m3d`` [B, T, N, d]; ``text`` [B, L, d]; ``frame_pad`` [B, T] (True = padded);
+        ``token_pad`` [B, N] (True = spatially padded token) or None.
+
+        Returns ``logits_f_a``, ``logits_f_m`` [B, T], ``att_sequences`` (relevance a_t) [B, T] and
+        ``selected`` [B, T] bool: ``a_t > θ`` among valid frames, all valid frames if none is.
+        """
+        logits_a = self.appearance(m2d, text, text_pad, token_pad)
+        logits_m = self.motion(m3d, text, text_pad, token_pad)
+        delta = self.appearance_weight
+        if delta == 0.5:
+            score = (logits_m.sigmoid() + logits_a.sigmoid()) / 2  # official expression
+        else:
+            score = delta * logits_a.sigmoid() + (1 - delta) * logits_m.sigmoid()
+        selected = (score > self.threshold) & ~frame_pad
+        return {"logits_f_a": logits_a, "logits_f_m": logits_m, "att_sequences": score,
+                "selected": fallback_to_valid(selected, frame_pad)}
+
+
+def fallback_to_valid(selected: Tensor, frame_pad: Tensor) -> Tensor:
+    """Per video: an empty selection becomes all valid frames."""
+    empty = ~selected.any(dim=1, keepdim=True)
+    return torch.where(empty, ~frame_pad, selected)
