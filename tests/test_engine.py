@@ -24,7 +24,7 @@ RULES = [("encoder", "vision")]
 
 def config(**kw) -> TrainConfig:
     base = dict(epochs=6, batch_size=4, accum=1, lrs={"base": 0.05, "vision": 0.05, "text": 0.0,
-                "temporal_decoder": 0.0, "target_aware": 0.0}, group_rules=RULES, schedule="multistep_with_warmup",
+                "temporal_decoder": 0.0, "tts_asa": 0.0}, group_rules=RULES, schedule="multistep_with_warmup",
                 drop_epochs=[4], ema_decay=0.5, log_every=2, checkpoint_every=5, progress=False, seed=7)
     base.update(kw)
     return TrainConfig(**base)

@@ -26,7 +26,7 @@ def test_hcstvg_schedule_by_hand():
     assert f(10)["text"] == 1.0                                   # end of warm-up
     assert f(505)["text"] == pytest.approx(495 / 990)             # linear decay to 0 at S
     assert f(499)["base"] == 1.0 and f(500)["base"] == pytest.approx(0.1)   # epoch 5 starts at 500
-    assert f(900)["vision"] == pytest.approx(0.01) and f(900)["target_aware"] == pytest.approx(0.01)
+    assert f(900)["vision"] == pytest.approx(0.01) and f(900)["tts_asa"] == pytest.approx(0.01)
     assert f(1000)["text"] == 0.0
 
 
@@ -59,12 +59,12 @@ class Toy(nn.Module):
         return self.head(self.vis_backbone(x)) + self.tts(self.text_encoder(x)) + self.temporal_decoder(x)[:, :2]
 
 
-RULES = [("vis_backbone", "vision"), ("text_encoder", "text"), ("temporal_decoder", "temporal_decoder"), ("tts", "target_aware")]
+RULES = [("vis_backbone", "vision"), ("text_encoder", "text"), ("temporal_decoder", "temporal_decoder"), ("tts", "tts_asa")]
 
 
 def test_param_groups_follow_the_rules_and_skip_frozen_parameters():
     groups = assign_param_groups(Toy(), RULES)
-    assert {g: len(p) for g, p in groups.items()} == {"base": 2, "vision": 2, "text": 2, "temporal_decoder": 2, "target_aware": 2}
+    assert {g: len(p) for g, p in groups.items()} == {"base": 2, "vision": 2, "text": 2, "temporal_decoder": 2, "tts_asa": 2}
     with pytest.raises(ValueError, match="unknown parameter groups"):
         assign_param_groups(Toy(), [("x", "decoder")])
 

@@ -29,6 +29,11 @@ from tastvg.models.text import TextEncoder
 from tastvg.models.tts import TextGuidedTemporalSampling, fallback_to_valid
 from tastvg.models.video_swin import VideoSwin
 
+# The official optimiser groups (spec §5.1) by parameter-name prefix; no match means "base".
+PARAM_GROUPS = ("base", "vision", "text", "temporal_decoder", "tts_asa")
+PARAM_GROUP_PREFIXES = (("backbone2d.body.", "vision"), ("text.", "text"), ("temporal_decoder.", "temporal_decoder"),
+                        ("tts.", "tts_asa"), ("asa.", "tts_asa"))
+
 
 class TASTVG(nn.Module):
     def __init__(self, cfg: TASTVGConfig) -> None:
@@ -68,13 +73,10 @@ class TASTVG(nn.Module):
         ``tts_asa``: the four TTS/ASA branches; ``base``: everything else (input projections,
         encoder, spatial decoder, anchor and prediction heads). Video Swin is frozen and absent.
         """
-        names = ("base", "vision", "text", "temporal_decoder", "tts_asa")
-        groups: dict[str, list[nn.Parameter]] = {k: [] for k in names}
-        prefixes = (("backbone2d.body.", "vision"), ("text.", "text"), ("temporal_decoder.", "temporal_decoder"),
-                    ("tts.", "tts_asa"), ("asa.", "tts_asa"))
+        groups: dict[str, list[nn.Parameter]] = {k: [] for k in PARAM_GROUPS}
         for name, p in self.named_parameters():
             if p.requires_grad:
-                groups[next((g for pre, g in prefixes if name.startswith(pre)), "base")].append(p)
+                groups[next((g for pre, g in PARAM_GROUP_PREFIXES if name.startswith(pre)), "base")].append(p)
         return groups
 
     # ------------------------------------------------------------------------------------------

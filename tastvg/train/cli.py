@@ -102,7 +102,7 @@ def resolve_run(args: argparse.Namespace):
         epochs=o.epochs, weight_decay=o.weight_decay, clip_norm=o.clip_norm, schedule=o.schedule,
         drop_epochs=list(o.drop_epochs), warmup_fraction=o.warmup_fraction, ema_decay=o.ema_decay,
         lrs={"base": o.lr_base, "vision": o.lr_vision, "text": o.lr_text,
-             "temporal_decoder": o.lr_temporal_decoder, "target_aware": o.lr_tts_asa})
+             "temporal_decoder": o.lr_temporal_decoder, "tts_asa": o.lr_tts_asa})
     run_overrides = overrides.get("train", {})
     recipe = sorted(set(run_overrides) & RECIPE_FIELDS)
     if recipe:

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import torch
 from torch import nn
 
-GROUPS = ("base", "vision", "text", "temporal_decoder", "target_aware")
+GROUPS = ("base", "vision", "text", "temporal_decoder", "tts_asa")  # as TASTVG.param_groups()
 SCHEDULES = ("multistep_with_warmup", "multistep_with_warmup_all", "constant")
 
 
@@ -58,7 +58,7 @@ def lr_factors(
             ramp = step / max(1, warmup)
         else:
             ramp = max(0.0, (total_steps - step) / max(1, total_steps - warmup))
-        return {"base": drop, "vision": drop, "target_aware": drop, "text": ramp, "temporal_decoder": ramp}
+        return {"base": drop, "vision": drop, "tts_asa": drop, "text": ramp, "temporal_decoder": ramp}
     factor = step / max(1, warmup) if step < warmup else drop
     return dict.fromkeys(GROUPS, factor)
 

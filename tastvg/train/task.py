@@ -15,17 +15,12 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset
 
 from tastvg.losses import TASTVGLoss
-from tastvg.postprocess import postprocess
+from tastvg.models.tastvg import PARAM_GROUP_PREFIXES
+from tastvg.postprocess import metas_from_batch, postprocess
+from tastvg.train.distributed import all_reduce_mean
 
-# Parameter groups of the official recipe (spec §5.1), by our module names. Everything else —
-# input projections, encoder, spatial decoder, anchor and prediction heads — is "base".
-PARAM_GROUP_RULES = [
-    ("backbone2d.body.", "vision"),          # ResNet layer2-4 (stem and layer1 are frozen)
-    ("text.", "text"),                        # RoBERTa + resizer
-    ("temporal_decoder.", "temporal_decoder"),
-    ("tts.", "target_aware"),                 # the official "*_clas" modules
-    ("asa.", "target_aware"),
-]
+# Parameter groups of the official recipe (spec §5.1), by our module names (see the model).
+PARAM_GROUP_RULES = list(PARAM_GROUP_PREFIXES)
 
 LOGGED_TERMS = ("loss_bbox", "loss_giou", "loss_sted", "loss_actioness",
                 "logits_f_m", "logits_f_a", "logits_r_a", "logits_r_m")
@@ -74,7 +69,8 @@ def split_batch_interleaved(batch: dict[str, Any]) -> tuple[dict[str, Any], list
     index = torch.tensor(rows, device=pad.device)
     inputs = {"frames": new_frames, "frame_pad": new_pad,
               "text_ids": batch["text_ids"].index_select(0, index),
-              "text_mask": batch["text_mask"].index_select(0, index)}
+              "text_mask": batch["text_mask"].index_select(0, index),
+              "image_pad": batch["image_pad"].index_select(0, index)}
     return inputs, metas
 
 
@@ -89,8 +85,12 @@ class GroundingTask:
     def loss(self, model: nn.Module, batch: dict[str, Any]) -> tuple[Tensor, dict[str, float]]:
         batch = to_device(batch, self.device)
         targets = batch["targets"]
-        out = model(batch["frames"], batch["frame_pad"], batch["text_ids"], batch["text_mask"], targets)
-        terms = self.criterion(out, targets)
+        out = model(batch["frames"], batch["frame_pad"], batch["text_ids"], batch["text_mask"], targets,
+                    image_pad=batch["image_pad"])
+        # the box losses are normalised by the ground-truth boxes of all processes / world size
+        n_box = float((targets["actioness"] > 0.5).logical_and(~batch["frame_pad"]).sum())
+        num_boxes = max(all_reduce_mean({"n": n_box}, self.device)["n"], 1.0)
+        terms = self.criterion(out, targets, num_boxes=num_boxes)
         logs = {k: float(terms[k].detach()) for k in LOGGED_TERMS if k in terms}
         logs["loss"] = float(terms["loss"].detach())
         return terms["loss"], logs
@@ -101,14 +101,10 @@ class GroundingTask:
         if self.split_test:
             inputs, metas = split_batch_interleaved(batch)
         else:
-            inputs = {k: batch[k] for k in ("frames", "frame_pad", "text_ids", "text_mask")}
-            metas = []
-            for i in range(len(batch["item_ids"])):
-                valid = int((~batch["frame_pad"][i]).sum())
-                h, w = batch["targets"]["orig_sizes"][i].tolist()
-                metas.append({"video_id": batch["item_ids"][i], "width": w, "height": h,
-                              "frame_ids": batch["targets"]["frame_ids"][i, :valid].tolist()})
-        out = model(inputs["frames"], inputs["frame_pad"], inputs["text_ids"], inputs["text_mask"])
+            inputs = {k: batch[k] for k in ("frames", "frame_pad", "text_ids", "text_mask", "image_pad")}
+            metas = metas_from_batch(batch)
+        out = model(inputs["frames"], inputs["frame_pad"], inputs["text_ids"], inputs["text_mask"],
+                    image_pad=inputs["image_pad"])
         out = {k: (v.float() if isinstance(v, Tensor) and v.is_floating_point() else v) for k, v in out.items()}
         return postprocess(out, metas)
 
