@@ -1,0 +1,185 @@
+"""Regenerate ``data_samples/`` deterministically: ``python -m tastvg.data.samples [--out DIR]``.
+
+Contents (all tiny, for tests, CI and the CPU chapters)::
+
+    synth/      SynthSTVG, 24 train + 8 test videos, 64x64, 32 frames (``tastvg synth`` output)
+    hcstvg/     HC-STVG v1 format: annos/{train,test}.json (v1 field names), v1_video/*.mp4
+    hcstvg2/    HC-STVG v2 format: img_size / English field names, one out-of-frame box, v2_video/
+    vidstg/     VidSTG format: annos/{train,test}.json, videos/<folder>/<vid>.mp4, declar + inter
+    tokenizer/  byte-level BPE tokenizer in the RoBERTa format, trained on the SynthSTVG vocabulary
+
+The real-format videos are rendered SynthSTVG scenes padded to a wide frame (112x64, wider than
+1.4:1, so the resize rule squashes them like 16:9 HC-STVG videos).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tastvg.data.attributes import AttributeLabeler, AttributeVocabulary
+from tastvg.data.synth import SynthKnobs, make_video, write_dataset
+from tastvg.data.synth_scene import APPEARANCE, MOTION
+from tastvg.data.video import write_video
+
+SEED = 0
+WIDE = (112, 64)  # width, height of the real-format sample videos
+PAD_LEFT = 24
+
+
+def _wide_video(index: int, frames: int) -> tuple[np.ndarray, dict[str, Any]]:
+    """A SynthSTVG scene on a 112x64 canvas; the target boxes are shifted accordingly."""
+    v = make_video(SEED + 1, index, SynthKnobs(size=64, frames=frames, distractors=2))
+    canvas = np.zeros((frames, WIDE[1], WIDE[0], 3), np.uint8)
+    canvas[:] = (40, 40, 48)
+    canvas[:, :, PAD_LEFT:PAD_LEFT + 64] = v.frames
+    a = dict(v.annotation)
+    a["bbox"] = [[x + PAD_LEFT, y, w, h] for x, y, w, h in a["bbox"]]
+    return canvas, a
+
+
+def _hcstvg(out: Path, version: int) -> None:
+    folder = out / ("hcstvg" if version == 1 else "hcstvg2")
+    videos = folder / ("v1_video" if version == 1 else "v2_video")
+    splits: dict[str, dict[str, Any]] = {"train": {}, "test": {}}
+    for i in range(5):
+        n = 60 + 10 * i
+        frames, a = _wide_video(10 * version + i, n)
+        name = f"{i}_sample{version}{i}.mp4"
+        write_video(videos / name, frames, fps=n / 20)
+        rec: dict[str, Any] = {"img_num": n, "st_frame": a["st_frame"], "bbox": a["bbox"], "st_time": a["st_time"],
+                               "ed_time": a["ed_time"]}
+        caption = a["caption"][0].upper() + a["caption"][1:] + "."
+        if version == 1:
+            rec.update(width=WIDE[0], height=WIDE[1], caption=caption)
+        else:
+            rec.update(img_size=[WIDE[1], WIDE[0]], English=caption)
+            if i == 0:  # like the real v2 files: a box sticking out of the frame (clipped with a warning)
+                x, y, w, h = rec["bbox"][0]
+                rec["bbox"][0] = [-4, y, x + w + 4, h]  # x1 = -4 < 0
+        splits["train" if i < 3 else "test"][name] = rec
+    _label(splits, folder, 15, 60, skip={f"4_sample{version}4.mp4"})  # one record without TA-STVG fields
+    (folder / "annos").mkdir(parents=True, exist_ok=True)
+    for split, data in splits.items():
+        (folder / "annos" / f"{split}.json").write_text(json.dumps(data, indent=1))
+
+
+def _vidstg(out: Path) -> None:
+    folder = out / "vidstg"
+    splits: dict[str, dict[str, Any]] = {"train": {}, "test": {}}
+    item = 0
+    for i in range(3):
+        n = 50 + 10 * i
+        frames, a = _wide_video(30 + i, n)
+        vid = f"000{i}/{2401075270 + i}"
+        write_video(folder / "videos" / f"{vid}.mp4", frames, fps=10)
+        s, e = a["st_frame"] - 1, a["st_frame"] - 2 + len(a["bbox"])
+        seg = (max(0, s - 8), min(n - 1, e + 8))
+        target = a["synth"]["target_attributes"]
+        action = a["caption"][len(a["sub"]) + 1:]
+        texts = [("declar", f"There is a {a['sub'][4:]} that {action}!"),
+                 ("inter", f"Which {target['shape']} {action}?")]
+        for qtype, text in texts:
+            rec = {"vid": vid, "fps": 10.0, "frame_count": n, "width": WIDE[0], "height": WIDE[1],
+                   "used_segment": {"begin_fid": seg[0], "end_fid": seg[1]},
+                   "ori_temp_gt": {"begin_fid": s, "end_fid": e},
+                   "temp_gt": {"begin_fid": s - seg[0], "end_fid": e - seg[0]},
+                   "id": item, "qtype": qtype, "sentence": {"description": text, "target_id": 0},
+                   "target_category": target["shape"],
+                   "target_bboxs": [{"xmin": x, "ymin": y, "xmax": x + w, "ymax": y + h} for x, y, w, h in a["bbox"]]}
+            splits["test" if i == 2 else "train"][str(item)] = rec
+            item += 1
+    _label(splits, folder, 20, 34)
+    (folder / "annos").mkdir(parents=True, exist_ok=True)
+    for split, data in splits.items():
+        (folder / "annos" / f"{split}.json").write_text(json.dumps(data, indent=1))
+
+
+def _label(splits: dict[str, dict[str, Any]], folder: Path, app_num: int, mot_num: int, skip: set[str] = set()) -> None:
+    """Fill ``sub`` / ``adj_index_list`` / ``verb_index_list`` with the re-derived labeler (the authors'
+    vocabulary is not public) and save that vocabulary next to the annotations."""
+    from tastvg.data.annotations import clean_vidstg_sentence
+
+    def text(rec: dict[str, Any]) -> str:
+        return clean_vidstg_sentence(rec["sentence"]["description"]) if "sentence" in rec else \
+            rec.get("caption", rec.get("English", "")).lower()
+
+    train = [text(r) for r in splits["train"].values()]
+    vocab = AttributeVocabulary.from_sentences(train, app_num=app_num, mot_num=mot_num)
+    labeler = AttributeLabeler(vocab)
+    for data in splits.values():
+        for key, rec in data.items():
+            if key not in skip:
+                sub, app, mot = labeler(text(rec))
+                rec.update(sub=sub, adj_index_list=app, verb_index_list=mot)
+    folder.mkdir(parents=True, exist_ok=True)
+    vocab.save(folder / "vocabulary_rederived.json")
+
+
+def tokenizer_corpus() -> list[str]:
+    """Every SynthSTVG subject phrase x action, plus the appearance and motion words."""
+    from tastvg.data.synth import GROUP_VALUES
+
+    sizes, textures = GROUP_VALUES["size"], [t for t in GROUP_VALUES["texture"] if t != "plain"]
+    lines = []
+    for colour, shape in itertools.product(GROUP_VALUES["colour"], GROUP_VALUES["shape"]):
+        for adj in ([], *[[s] for s in sizes], *[[t] for t in textures]):
+            subject = " ".join(["the", *adj, colour, shape])
+            lines += [f"{subject} {m}" for m in MOTION]
+    lines += [" ".join(APPEARANCE), " ".join(MOTION), "which there is a that left right"]
+    return lines
+
+
+def write_tokenizer(folder: Path, vocab_size: int = 1000) -> None:
+    """Byte-level BPE in the RoBERTa layout: ``AutoTokenizer.from_pretrained(folder)`` works offline."""
+    from tokenizers import ByteLevelBPETokenizer
+    from transformers import RobertaTokenizerFast
+
+    folder.mkdir(parents=True, exist_ok=True)
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator(tokenizer_corpus(), vocab_size=vocab_size, min_frequency=1, show_progress=False,
+                            special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"])
+    bpe.save_model(str(folder))  # vocab.json + merges.txt
+    tok = RobertaTokenizerFast.from_pretrained(str(folder), model_max_length=512)
+    tok.save_pretrained(str(folder))
+    config_file = folder / "tokenizer_config.json"  # drop keys that record how it was loaded here
+    config = json.loads(config_file.read_text())
+    for key in ("local_files_only", "is_local"):
+        config.pop(key, None)
+    config_file.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+
+
+def regenerate(out: str | Path) -> None:
+    out = Path(out)
+    for name in ("synth", "hcstvg", "hcstvg2", "vidstg", "tokenizer"):
+        shutil.rmtree(out / name, ignore_errors=True)
+    write_dataset(out / "synth", 32, seed=SEED, knobs=SynthKnobs(size=64, frames=32), test_fraction=0.25)
+    _hcstvg(out, 1)
+    _hcstvg(out, 2)
+    _vidstg(out)
+    write_tokenizer(out / "tokenizer")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    from tastvg.paths import repository_root
+
+    root = repository_root()
+    default = root / "data_samples" if root is not None else None
+    parser.add_argument("--out", type=Path, default=default, help=f"output folder (default {default})")
+    args = parser.parse_args()
+    if args.out is None:
+        parser.error("not running from a repository checkout: pass --out DIR")
+    regenerate(args.out)
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

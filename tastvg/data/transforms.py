@@ -1,0 +1,92 @@
+"""Frame and box transforms of spec §1.2: resize, horizontal flip (with "left" <-> "right" in the
+sentence), ImageNet normalisation, boxes to normalised ``(cx, cy, w, h)``.
+
+Frames are ``uint8 [T, H, W, 3]`` arrays from the decoder, tensors ``[T, 3, H, W]`` after
+:func:`to_tensor`; boxes are ``[n, 4]`` float tensors, ``xyxy`` pixels until :func:`normalize_boxes`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Optional, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+_SWAP = re.compile(r"left|right")
+_SWAP_WORD = re.compile(r"\b(left|right)\b")
+
+
+def resized_size(width: int, height: int, target_height: Optional[int], max_width: Optional[int]) -> tuple[int, int]:
+    """``(H0, W0)``: height ``target_height``, width ``min(int(H0 * w / h), max_width)``.
+
+    The official rule (420, 588): 16:9 video -> 420 x 588 (squashed), 4:3 -> 420 x 560.
+    ``target_height=None`` keeps the size.
+    """
+    if target_height is None:
+        return height, width
+    w0 = int(target_height * width / height)
+    return target_height, min(w0, max_width) if max_width is not None else w0
+
+
+def to_tensor(frames: np.ndarray) -> Tensor:
+    """``uint8 [T, H, W, 3]`` -> ``float32 [T, 3, H, W]`` in ``[0, 1]``."""
+    return torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float().div_(255.0)
+
+
+def resize(frames: Tensor, boxes: Tensor, size: tuple[int, int]) -> tuple[Tensor, Tensor]:
+    """Antialiased bilinear resize of ``[T, 3, H, W]`` to ``size = (H0, W0)``; ``xyxy`` boxes rescaled."""
+    h, w = frames.shape[-2:]
+    if (h, w) != tuple(size):
+        frames = F.interpolate(frames, size=size, mode="bilinear", align_corners=False, antialias=True)
+    scale = boxes.new_tensor([size[1] / w, size[0] / h, size[1] / w, size[0] / h])
+    return frames, boxes * scale
+
+
+def swap_left_right(text: str, whole_words: bool = False) -> str:
+    """Swap "left" and "right". Official: plain substring replacement ("bright" -> "bleft");
+    ``whole_words=True`` only swaps the words themselves."""
+    pattern = _SWAP_WORD if whole_words else _SWAP
+    return pattern.sub(lambda m: "right" if m.group(0) == "left" else "left", text)
+
+
+def hflip(frames: Tensor, boxes: Tensor) -> tuple[Tensor, Tensor]:
+    """Mirror ``[T, 3, H, W]`` frames and their ``xyxy`` pixel boxes ``[n, 4]``."""
+    w = frames.shape[-1]
+    flipped = boxes[:, [2, 1, 0, 3]] * boxes.new_tensor([-1.0, 1.0, -1.0, 1.0]) + boxes.new_tensor([w, 0.0, w, 0.0])
+    return frames.flip(-1), flipped
+
+
+def flip_pairs(names: Sequence[str]) -> dict[int, int]:
+    """Attribute ids whose names differ only by left/right (``"moves left"`` <-> ``"moves right"``)."""
+    index = {n: i for i, n in enumerate(names)}
+    pairs = {}
+    for i, n in enumerate(names):
+        j = index.get(swap_left_right(n, whole_words=True))
+        if j is not None and j != i:
+            pairs[i] = j
+    return pairs
+
+
+def normalize(frames: Tensor, mean: Sequence[float], std: Sequence[float]) -> Tensor:
+    """Per-channel ``(x - mean) / std`` on ``[T, 3, H, W]``."""
+    m = frames.new_tensor(mean).view(1, 3, 1, 1)
+    s = frames.new_tensor(std).view(1, 3, 1, 1)
+    return (frames - m) / s
+
+
+def normalize_boxes(boxes: Tensor, size: tuple[int, int]) -> Tensor:
+    """``xyxy`` pixel boxes ``[n, 4]`` in an image of ``size = (H, W)`` -> ``(cx, cy, w, h)`` in ``[0, 1]``."""
+    h, w = size
+    x1, y1, x2, y2 = boxes.unbind(-1)
+    out = torch.stack([(x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1], dim=-1)
+    return out / out.new_tensor([w, h, w, h])
+
+
+def denormalize_boxes(boxes: Tensor, size: tuple[int, int]) -> Tensor:
+    """Inverse of :func:`normalize_boxes`: ``(cx, cy, w, h)`` in ``[0, 1]`` -> ``xyxy`` pixels."""
+    h, w = size
+    cx, cy, bw, bh = (boxes * boxes.new_tensor([w, h, w, h])).unbind(-1)
+    return torch.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], dim=-1)
