@@ -1,9 +1,11 @@
 """Speed and peak memory of one TA-STVG training step (forward + loss + backward + AdamW step).
 
     python benchmarks/train_step.py                                   # CPU: synth, tiny, paper at small sizes
-    python benchmarks/train_step.py --device cuda --cases paper-hcstvg:64:420x588 --amp bf16
+    python benchmarks/train_step.py --device cuda --amp bf16 --cases paper-hcstvg:64:420x588 \
+        "paper-hcstvg:64:420x588+model.efficient_attention=true+model.checkpointing=[backbone2d,encoder]"
 
-Each case is PRESET:FRAMES:HxW. Inputs are random (a clip, a 24-token sentence, a ground-truth
+Each case is PRESET:FRAMES:HxW, optionally followed by +SECTION.FIELD=VALUE config overrides
+(VALUE parsed as YAML). Inputs are random (a clip, a 24-token sentence, a ground-truth
 span over the middle half); the numbers measure the model, not the data pipeline. Prints a table:
 clips/s, seconds per step and peak memory (GPU: torch.cuda.max_memory_allocated; CPU: the process's
 peak resident set size, which includes Python and libraries).
@@ -20,9 +22,10 @@ import time
 
 import torch
 
-from tastvg.config import resolve_config
+import yaml
+
+from tastvg.config import config_from_dict, resolve_config
 from tastvg.losses import TASTVGLoss
-from tastvg.models.checkpointing import enable_activation_checkpointing
 from tastvg.models.tastvg import build_model
 
 DEFAULT_CPU_CASES = ["synth:8:64x64", "tiny:8:64x64", "paper-hcstvg:4:224x224"]
@@ -51,19 +54,17 @@ def peak_memory_gb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB on Linux
 
 
-def run_case(case: str, device: torch.device, amp: str, steps: int, overrides: list[str],
-             checkpointing: tuple[str, ...] = ()) -> dict:
-    preset, frames, size = case.split(":")
+def run_case(case: str, device: torch.device, amp: str, steps: int, overrides: list[str]) -> dict:
+    spec, *case_overrides = case.split("+")
+    preset, frames, size = spec.split(":")
     frames, (height, width) = int(frames), map(int, size.lower().split("x"))
-    cfg = resolve_config(preset)
-    for item in overrides:  # section.field=value, e.g. model.two_pass=false
+    tree = resolve_config(preset).to_dict()
+    for item in [*overrides, *case_overrides]:  # section.field=value, e.g. model.two_pass=false
         key, value = item.split("=", 1)
         section, name = key.split(".")
-        current = getattr(getattr(cfg, section), name)
-        setattr(getattr(cfg, section), name, type(current)(value) if not isinstance(current, bool) else value.lower() == "true")
+        tree[section][name] = yaml.safe_load(value)
+    cfg = config_from_dict(tree, where=case)
     model = build_model(cfg).to(device).train()
-    if checkpointing:
-        enable_activation_checkpointing(model, checkpointing)
     criterion = TASTVGLoss(cfg.loss, cfg.model)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=1e-5, weight_decay=1e-4)
@@ -96,7 +97,7 @@ def run_case(case: str, device: torch.device, amp: str, steps: int, overrides: l
         torch.cuda.synchronize(device)
     seconds = (time.perf_counter() - t0) / steps
     n_params = sum(p.numel() for p in model.parameters())
-    row = {"case": case + ("+ckpt" if checkpointing else ""), "params_M": n_params / 1e6, "amp": amp, "s_per_step": seconds,
+    row = {"case": case, "params_M": n_params / 1e6, "amp": amp, "s_per_step": seconds,
            "clips_per_s": 1.0 / seconds, "peak_GB": peak_memory_gb(device), "loss": loss}
     del model, opt, criterion
     gc.collect()
@@ -112,9 +113,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--amp", default="auto", choices=["auto", "bf16", "fp16", "off"])
     p.add_argument("--steps", type=int, default=3, help="timed steps after one warm-up step")
     p.add_argument("--set", nargs="*", default=[], metavar="SECTION.FIELD=VALUE", help="config overrides")
-    p.add_argument("--checkpointing", nargs="*", default=None, metavar="PART",
-                   help="also run each case with activation checkpointing of these parts "
-                        "(backbone2d encoder decoders; no PART = backbone2d encoder)")
     args = p.parse_args(argv)
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
                           ("cpu" if args.device == "auto" else args.device))
@@ -125,14 +123,13 @@ def main(argv: list[str] | None = None) -> int:
     header = f"{'case':<28}{'params (M)':>11}{'amp':>6}{'s/step':>9}{'clips/s':>9}{'peak (GB)':>11}{'loss':>9}"
     print(header)
     print("-" * len(header))
-    variants = [()] if args.checkpointing is None else [(), tuple(args.checkpointing or ("backbone2d", "encoder"))]
-    for case, ckpt_parts in [(c, v) for c in cases for v in variants]:
+    for case in cases:
         try:
-            r = run_case(case, device, amp, args.steps, args.set, ckpt_parts)
+            r = run_case(case, device, amp, args.steps, args.set)
             print(f"{r['case']:<28}{r['params_M']:>11.1f}{r['amp']:>6}{r['s_per_step']:>9.3f}{r['clips_per_s']:>9.2f}"
                   f"{r['peak_GB']:>11.2f}{r['loss']:>9.3f}", flush=True)
         except torch.OutOfMemoryError as err:
-            print(f"{case + ('+ckpt' if ckpt_parts else ''):<28}  out of memory: {str(err).splitlines()[0]}", flush=True)
+            print(f"{case:<28}  out of memory: {str(err).splitlines()[0]}", flush=True)
             gc.collect()
             torch.cuda.empty_cache()
     return 0

@@ -117,6 +117,10 @@ class ModelConfig:
     tts_appearance_weight: float = 0.5
     two_pass: bool = True  # eval only: rebuild queries on frames with σ(actioness) > 0.5
     action_threshold: float = 0.5
+    # Memory, not maths: fused attention in the encoder (no stored attention maps) and activation
+    # checkpointing of these parts ("backbone2d", "encoder", "decoders"). Off = the official code.
+    efficient_attention: bool = False
+    checkpointing: list[str] = field(default_factory=list)
 
 
 @dataclass

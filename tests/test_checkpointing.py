@@ -34,3 +34,20 @@ def test_checkpointing_gives_the_same_gradients():
     assert plain.keys() == ckpt.keys()
     for name in plain:
         torch.testing.assert_close(plain[name], ckpt[name], rtol=1e-5, atol=1e-6, msg=name)
+
+
+def test_efficient_attention_matches_the_explicit_attention():
+    outs = []
+    for efficient in (False, True):
+        torch.manual_seed(0)
+        cfg = build_model("tiny").cfg
+        cfg.model.efficient_attention = efficient
+        cfg.model.two_pass = False
+        torch.manual_seed(0)
+        model = build_model(cfg).eval()
+        g = torch.Generator().manual_seed(3)
+        with torch.no_grad():
+            outs.append(model(torch.randn(1, 4, 3, 64, 64, generator=g), torch.zeros(1, 4, dtype=torch.bool),
+                              torch.randint(3, 100, (1, 6), generator=g), torch.ones(1, 6, dtype=torch.long)))
+    for key in ("pred_boxes", "pred_sted", "pred_actioness"):
+        torch.testing.assert_close(outs[0][key], outs[1][key], rtol=1e-4, atol=1e-5, msg=key)

@@ -45,7 +45,7 @@ class TASTVG(nn.Module):
         self.video_swin = VideoSwin(cfg.video_swin)
         self.video_proj = nn.Conv2d(self.video_swin.out_channels, d, kernel_size=1)
         self.text = TextEncoder(cfg.text, d)
-        self.encoder = MultimodalEncoder(d, m.heads, m.ffn, m.dropout, m.enc_layers)
+        self.encoder = MultimodalEncoder(d, m.heads, m.ffn, m.dropout, m.enc_layers, m.efficient_attention)
         self.tts = TextGuidedTemporalSampling(d, m.bca_heads, m.bca_layers, m.tts_threshold, m.tts_appearance_weight)
         self.asa = AttributeAwareSpatialActivation(d, m.bca_heads, m.bca_layers, m.app_num, m.mot_num)
         self.temporal_pos = TemporalSine(m.max_video_len + 1, d)
@@ -58,6 +58,10 @@ class TASTVG(nn.Module):
         self.sted_head = MLP(d, d, 2, 2, dropout=m.head_dropout)
         self.actioness_head = MLP(d, d, 1, 2, dropout=m.head_dropout)
         self._init_weights()
+        if m.checkpointing:
+            from tastvg.models.checkpointing import enable_activation_checkpointing
+
+            enable_activation_checkpointing(self, tuple(m.checkpointing))
 
     def _init_weights(self) -> None:
         """Xavier-uniform for every >= 2-D tensor of the encoder, decoders and anchor head (official)."""

@@ -216,12 +216,15 @@ class Trainer:
         clips, t0 = 0, time.perf_counter()
         result: dict[str, Any] = {}
         while self.step < last_step:
-            self.sampler.set_epoch(self.step // self.steps_per_epoch)
+            epoch = self.step // self.steps_per_epoch
+            self.sampler.set_epoch(epoch)
+            if hasattr(self.train_set, "set_epoch"):  # per-epoch augmentation seeds (crop, flip)
+                self.train_set.set_epoch(epoch)
             # a private generator: creating a loader must not draw from the global RNG, or a resumed
             # run would see a different random stream than an uninterrupted one
             loader = DataLoader(self.train_set, batch_size=cfg.batch_size, sampler=self.sampler,
                                 collate_fn=self.collate, num_workers=cfg.num_workers, drop_last=True,
-                                generator=torch.Generator().manual_seed(cfg.seed + self.sampler.epoch))
+                                generator=torch.Generator().manual_seed(cfg.seed + epoch))
             micro: list[Any] = []
             for batch in loader:
                 micro.append(batch)
