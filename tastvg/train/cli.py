@@ -29,8 +29,14 @@ RECIPE_FIELDS = {"lrs", "group_rules", "weight_decay", "clip_norm", "schedule", 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from tastvg.train.engine import TrainConfig
+
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.epilog = __doc__
+    run_fields = [f for f in dataclasses.fields(TrainConfig) if f.name not in RECIPE_FIELDS]
+    parser.epilog = __doc__ + "\ntrain.* fields (default):\n" + "\n".join(
+        f"  train.{f.name} ({f.default})" for f in run_fields) + (
+        "\n\nmodel.*, loss.*, optim.*, backbone2d.*, video_swin.*, text.*: the fields of tastvg/config.py;"
+        "\ndata.*: the fields of tastvg/data/config.py (DataConfig).")
     parser.add_argument("--config", required=True, metavar="PRESET_OR_YAML",
                         help=f"a preset ({', '.join(available_presets())}) or a YAML config file")
     parser.add_argument("--data-root", required=True, type=Path, metavar="DIR",
