@@ -183,8 +183,12 @@ def run(args: argparse.Namespace) -> int:
                          f"rerun with --trust-pickle if you trust the file ({err})") from None
     cfg = resolve_config(args.preset)
     state = convert_official_checkpoint(extract_state_dict(obj, args.key), cfg)
+    from tastvg.train.checkpoint import CONVERTED, atomic_torch_save
+    from tastvg.train.cli import PRESET_DATASET
+
     dst = Path(args.output)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"model": state, "config": cfg.to_dict(), "source": str(src)}, dst)
+    # readable by `tastvg evaluate --checkpoint` (the weights serve as both "model" and EMA)
+    atomic_torch_save({"format": CONVERTED, "model": state, "source": str(src),
+                       "config": {"model": cfg.to_dict(), "dataset": PRESET_DATASET.get(cfg.name)}}, dst)
     print(f"converted {len(state)} tensors ({sum(v.numel() for v in state.values()):,} numbers) -> {dst}")
     return 0

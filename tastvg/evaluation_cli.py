@@ -31,6 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--checkpoint", type=Path, metavar="CKPT.pth", help="a checkpoint written by `tastvg train`")
     model.add_argument("--data-root", type=Path, metavar="DIR", help="dataset folder (annos/ + videos)")
     model.add_argument("--split", default="test", help="annotation split to evaluate (default: %(default)s)")
+    model.add_argument("--dataset", choices=["hcstvg", "hcstvg2", "vidstg", "synth"], default=None,
+                       help="annotation format (default: the one recorded in the checkpoint)")
     model.add_argument("--tokenizer", type=Path, default=None, metavar="DIR",
                        help="tokenizer folder (default: the one recorded in the checkpoint, or the shipped one)")
     model.add_argument("--weights", choices=["ema", "model"], default="ema",
@@ -84,20 +86,25 @@ def predict_from_checkpoint(args: argparse.Namespace) -> tuple[dict, dict]:
 
     if not args.data_root.is_dir():
         raise SystemExit(f"error: --data-root {args.data_root} is not a folder")
-    state = load_checkpoint(args.checkpoint)
+    state = load_checkpoint(args.checkpoint, allow_converted=True)
     run_cfg = state.get("config") or {}
-    if "model" not in run_cfg or "data" not in run_cfg:
-        raise SystemExit(f"error: {args.checkpoint} does not record its configuration (not written by `tastvg train`)")
+    if "model" not in run_cfg:
+        raise SystemExit(f"error: {args.checkpoint} does not record its model configuration")
     cfg = config_from_dict(run_cfg["model"], where=f"{args.checkpoint}:config.model")
-    data_cfg = DataConfig(**run_cfg["data"])
+    dataset = args.dataset or run_cfg.get("dataset")
+    if dataset is None:
+        raise SystemExit(f"error: {args.checkpoint} does not say its dataset: pass --dataset")
+    # a converted official checkpoint has no data settings: the dataset's official ones apply
+    data_cfg = DataConfig(**run_cfg["data"]) if "data" in run_cfg else DataConfig.for_dataset(
+        dataset, app_num=cfg.model.app_num, mot_num=cfg.model.mot_num)
     tokenizer_dir = args.tokenizer or (Path(run_cfg["tokenizer"]) if run_cfg.get("tokenizer") else None)
     tokenizer = load_tokenizer(tokenizer_dir, cfg.name)
     device = pick_device(args.device)
     model = build_model(cfg)
-    weights = state["ema"]["module"] if args.weights == "ema" else state["model"]
+    weights = state["ema"]["module"] if args.weights == "ema" and "ema" in state else state["model"]
     model.load_state_dict(weights)
     model.to(device).eval()
-    dataset = build_dataset(run_cfg["dataset"], args.data_root, args.split, data_cfg, train=False)
+    dataset = build_dataset(dataset, args.data_root, args.split, data_cfg, train=False)
     task = GroundingTask(TASTVGLoss(cfg.loss, cfg.model), device, split_test=data_cfg.split_test_clip)
     loader = DataLoader(dataset, batch_size=1, collate_fn=Collator(tokenizer))
     predictions: dict = {}

@@ -126,9 +126,16 @@ def test_cli_convert_official(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     saved = torch.load(dst, weights_only=True)
     fresh = build_model("tiny")
     fresh.load_state_dict(saved["model"], strict=True)
-    assert saved["config"]["name"] == "tiny"
+    assert saved["config"]["model"]["name"] == "tiny" and saved["format"] == "converted-official"
     for k, v in model.state_dict().items():
         assert torch.equal(fresh.state_dict()[k], v), k
+    # the reproduction path: converted weights -> `tastvg evaluate --checkpoint` on a dataset folder
+    from tastvg.paths import data_samples_dir
+
+    pred = tmp_path / "pred.json"
+    assert main(["evaluate", "--checkpoint", str(dst), "--data-root", str(data_samples_dir() / "synth"),
+                 "--pred-out", str(pred)]) == 0
+    assert "m_vIoU" in capsys.readouterr().out and pred.exists()
     import tastvg
 
     assert tastvg.convert_official_checkpoint is convert_official_checkpoint

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 FORMAT = 1
+CONVERTED = "converted-official"  # written by `tastvg convert-official`: weights + model config only
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
@@ -59,8 +60,13 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Read a checkpoint written by this package, with a clear error for anything else."""
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu",
+                    allow_converted: bool = False) -> dict[str, Any]:
+    """Read a checkpoint written by this package, with a clear error for anything else.
+
+    ``allow_converted``: also accept the output of ``tastvg convert-official`` (weights only: fine
+    for evaluation, not for resuming a training run).
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
@@ -68,6 +74,11 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         ckpt = torch.load(path, map_location=map_location, weights_only=False)
     except Exception as err:  # a truncated or foreign file
         raise ValueError(f"cannot read checkpoint {path}: {err}") from err
+    if allow_converted and isinstance(ckpt, dict) and ckpt.get("format") == CONVERTED:
+        return ckpt
+    if isinstance(ckpt, dict) and ckpt.get("format") == CONVERTED:
+        raise ValueError(f"{path} holds converted official weights: evaluate them with `tastvg evaluate "
+                         "--checkpoint`; a training run cannot resume from them")
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise ValueError(
             f"{path} is not a tastvg training checkpoint (an official TA-STVG .pth must first go "
