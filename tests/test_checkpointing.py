@@ -51,3 +51,21 @@ def test_efficient_attention_matches_the_explicit_attention():
                               torch.randint(3, 100, (1, 6), generator=g), torch.ones(1, 6, dtype=torch.long)))
     for key in ("pred_boxes", "pred_sted", "pred_actioness"):
         torch.testing.assert_close(outs[0][key], outs[1][key], rtol=1e-4, atol=1e-5, msg=key)
+
+
+def test_a_deep_copy_of_a_checkpointed_model_uses_its_own_weights():
+    from tastvg.train.ema import ModelEMA
+
+    torch.manual_seed(0)
+    model = build_model("tiny")
+    enable_activation_checkpointing(model, ("backbone2d", "encoder", "decoders"))
+    ema = ModelEMA(model, decay=0.5)
+    with torch.no_grad():
+        for p in model.encoder.parameters():
+            p.add_(1.0)  # the live model moves; the EMA copy must not follow
+    layer, copy = model.encoder.layers[0], ema.module.encoder.layers[0]
+    x, pos = torch.randn(5, 2, layer.linear1.in_features), torch.zeros(5, 2, layer.linear1.in_features)
+    copy.eval()
+    layer.eval()
+    assert not torch.allclose(layer(x, pos, None), copy(x, pos, None))
+    assert copy.forward.__self__ is copy

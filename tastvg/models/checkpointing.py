@@ -9,32 +9,31 @@ the gradients are the same as without checkpointing).
 
 from __future__ import annotations
 
-import functools
+import types
 
+import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 PARTS = ("backbone2d", "encoder", "decoders")
 
 
+def _checkpointed_forward(self: nn.Module, *args, **kwargs):
+    forward = type(self).forward
+    if self.training and torch.is_grad_enabled():
+        return checkpoint(forward, self, *args, use_reentrant=False, **kwargs)
+    return forward(self, *args, **kwargs)
+
+
 def checkpoint_module(module: nn.Module) -> None:
-    """Make ``module`` recompute its forward in backward whenever it trains with gradients."""
-    if getattr(module, "_tastvg_checkpointed", False):
-        return
-    forward = module.forward
+    """Make ``module`` recompute its forward in backward whenever it trains with gradients.
 
-    @functools.wraps(forward)
-    def wrapped(*args, **kwargs):
-        if module.training and any(getattr(a, "requires_grad", False) for a in args) or (
-                module.training and any(p.requires_grad for p in module.parameters())):
-            import torch
-
-            if torch.is_grad_enabled():
-                return checkpoint(forward, *args, use_reentrant=False, **kwargs)
-        return forward(*args, **kwargs)
-
-    module.forward = wrapped
-    module._tastvg_checkpointed = True
+    The wrapper is a method bound to ``module``, so a deep copy (the EMA model) gets a wrapper
+    bound to the copy and runs on the copy's weights.
+    """
+    if isinstance(module.__dict__.get("forward"), types.MethodType):
+        return  # already wrapped
+    module.forward = types.MethodType(_checkpointed_forward, module)
 
 
 def enable_activation_checkpointing(model: nn.Module, parts: tuple[str, ...] = ("backbone2d", "encoder")) -> list[str]:
