@@ -1,4 +1,5 @@
-"""Small matplotlib helpers shared by the chapters: boxes, tubes and spans.
+"""Matplotlib helpers shared by the chapters: boxes and spans, frames back to images, per-frame
+scores against the ground-truth span, token layouts, and token maps overlaid on frames.
 
 Imported only by notebooks (``import tastvg`` never imports matplotlib).
 """
@@ -8,7 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import matplotlib.patches as mpatches
+import numpy as np
+import torch
 from matplotlib.axes import Axes
+
+from tastvg.data.config import DataConfig
 
 GT_COLOR = "#2ca02c"    # ground truth: green
 PRED_COLOR = "#ff7f0e"  # prediction: orange
@@ -52,3 +57,125 @@ def blank_frame(ax: Axes, width: int, height: int, title: str | None = None) -> 
     ax.set_facecolor("#f2f2f2")
     if title:
         ax.set_title(title, fontsize=9)
+
+
+# ---------------------------------------------------------------- frames, scores, token layouts
+IMAGENET_MEAN = tuple(DataConfig().mean)  # the normalisation the data pipeline applies
+IMAGENET_STD = tuple(DataConfig().std)
+
+
+def frames_to_images(frames: torch.Tensor, mean: Sequence[float] = IMAGENET_MEAN,
+                     std: Sequence[float] = IMAGENET_STD) -> np.ndarray:
+    """Undo the input normalisation: ``frames`` [T, 3, H, W] (float) -> uint8 ``[T, H, W, 3]``."""
+    if frames.dim() != 4 or frames.shape[1] != 3:
+        raise ValueError(f"frames_to_images expects [T, 3, H, W], got {tuple(frames.shape)}")
+    m = torch.tensor(mean, dtype=frames.dtype).view(1, 3, 1, 1)
+    s = torch.tensor(std, dtype=frames.dtype).view(1, 3, 1, 1)
+    img = (frames.detach().cpu() * s + m).clamp(0, 1) * 255
+    return img.round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+
+
+def gt_runs(actioness: Sequence[float] | np.ndarray) -> list[tuple[int, int]]:
+    """Maximal runs of frames with ``actioness > 0.5`` as inclusive ``(first, last)`` index pairs."""
+    on = np.asarray(actioness, dtype=float) > 0.5
+    runs, start = [], None
+    for i, v in enumerate(on):
+        if v and start is None:
+            start = i
+        if not v and start is not None:
+            runs.append((start, i - 1))
+            start = None
+    if start is not None:
+        runs.append((start, len(on) - 1))
+    return runs
+
+
+def plot_frame_scores(ax: Axes, scores: Sequence[float] | np.ndarray, actioness: Sequence[float] | np.ndarray,
+                      threshold: float | None = None, selected: Sequence[bool] | np.ndarray | None = None,
+                      label: str = "score", color: str = "C0", shade: bool = True) -> None:
+    """One curve of per-frame ``scores`` [T] over the frame index, with the ground-truth frames
+    (``actioness`` [T], 1 = inside the span) shaded green, an optional horizontal ``threshold`` and
+    optional markers on the ``selected`` [T] frames (drawn at the bottom of the axis)."""
+    scores = np.asarray(scores, dtype=float)
+    t = np.arange(len(scores))
+    if shade:
+        for a, b in gt_runs(actioness):
+            ax.axvspan(a - 0.5, b + 0.5, color=GT_COLOR, alpha=0.15, lw=0)
+    ax.plot(t, scores, color=color, marker=".", ms=4, lw=1.2, label=label)
+    if threshold is not None:
+        ax.axhline(threshold, color="k", ls="--", lw=0.8)
+    if selected is not None:
+        sel = np.asarray(selected, dtype=bool)
+        ax.plot(t[sel], np.full(int(sel.sum()), 0.02), "|", color=color, ms=8, mew=2,
+                transform=ax.get_xaxis_transform())
+    ax.set_xlim(-0.5, len(scores) - 0.5)
+    ax.set_xlabel("frame")
+
+
+def draw_token_layout(ax: Axes, groups: Sequence[tuple[str, int]], colors: Sequence[str] | None = None,
+                      y: float = 0.0, height: float = 0.8) -> None:
+    """A horizontal strip of consecutive token groups, e.g. ``[("2D", N), ("text", L), ("3D", N)]``,
+    one cell per token, each group labelled with its name and length."""
+    start = 0
+    for i, (name, n) in enumerate(groups):
+        c = colors[i] if colors else f"C{i}"
+        for k in range(n):
+            ax.add_patch(_cell(start + k, y, height, c))
+        ax.text(start + n / 2, y + height / 2, f"{name} ({n})", ha="center", va="center", fontsize=9,
+                color="white", fontweight="bold")
+        start += n
+    ax.set_xlim(0, start)
+    ax.set_ylim(y - 0.1, y + height + 0.1)
+    ax.set_yticks([])
+    ax.set_xlabel("token index")
+
+
+def _cell(x: float, y: float, h: float, color: str):  # one token of draw_token_layout
+    import matplotlib.patches as mpatches
+
+    return mpatches.Rectangle((x, y), 1, h, facecolor=color, edgecolor="white", lw=0.5)
+
+
+# ---------------------------------------------------------------- token maps and normalised boxes
+def cxcywh_to_pixels(box: Sequence[float], width: float, height: float) -> list[float]:
+    """Normalised ``(cx, cy, w, h)`` -> pixel ``[x1, y1, x2, y2]`` on a ``width x height`` image."""
+    cx, cy, w, h = (float(v) for v in box)
+    return [(cx - w / 2) * width, (cy - h / 2) * height, (cx + w / 2) * width, (cy + h / 2) * height]
+
+
+def overlay_token_map(ax: Axes, image: np.ndarray, token_map: np.ndarray | Sequence[float], grid: tuple[int, int],
+                      box: Sequence[float] | None = None, cmap: str = "magma", alpha: float = 0.55,
+                      title: str | None = None, vmin: float = 0.0, vmax: float = 1.0):
+    """Show ``image`` [H, W, 3] with a per-token map (``h*w`` values, row-major, or ``[h, w]``)
+    stretched over it, one flat cell per token (no smoothing: what the model sees is a grid).
+
+    ``box``: an optional normalised (cx, cy, w, h) ground-truth box drawn in green. Returns the
+    image artist of the map (for a colour bar).
+    """
+    h, w = grid
+    values = np.asarray(token_map, dtype=float).reshape(h, w)
+    height, width = image.shape[:2]
+    ax.imshow(image, extent=(0, width, height, 0))
+    art = ax.imshow(values, cmap=cmap, alpha=alpha, vmin=vmin, vmax=vmax, interpolation="nearest",
+                    extent=(0, width, height, 0))
+    for k in range(1, w):  # token grid lines
+        ax.axvline(k * width / w, color="white", lw=0.4, alpha=0.6)
+    for k in range(1, h):
+        ax.axhline(k * height / h, color="white", lw=0.4, alpha=0.6)
+    if box is not None:
+        draw_box(ax, cxcywh_to_pixels(box, width, height), color=GT_COLOR, lw=1.5)
+    ax.set_xlim(0, width)
+    ax.set_ylim(height, 0)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=8)
+    return art
+
+
+def draw_norm_box(ax: Axes, box: Sequence[float], width: float, height: float, color: str, label: str | None = None,
+                  lw: float = 1.5, ls: str = "-"):
+    """Draw a normalised (cx, cy, w, h) box on an image axis of ``width x height`` pixels."""
+    rect = draw_box(ax, cxcywh_to_pixels(box, width, height), color=color, label=label, lw=lw)
+    rect.set_linestyle(ls)
+    return rect

@@ -1,0 +1,31 @@
+"""The notebooks' plotting helpers (no figure is rendered)."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from tastvg.viz import cxcywh_to_pixels, frames_to_images, gt_runs  # noqa: E402
+
+
+def test_gt_runs():
+    assert gt_runs([0, 1, 1, 0, 1]) == [(1, 2), (4, 4)]
+    assert gt_runs([0, 0]) == [] and gt_runs([1, 1, 1]) == [(0, 2)]
+
+
+def test_frames_to_images_inverts_the_normalisation():
+    mean, std = torch.tensor([0.485, 0.456, 0.406]), torch.tensor([0.229, 0.224, 0.225])
+    pixels = torch.rand(2, 3, 4, 5)
+    images = frames_to_images((pixels - mean.view(1, 3, 1, 1)) / std.view(1, 3, 1, 1))
+    assert images.shape == (2, 4, 5, 3) and images.dtype.name == "uint8"
+    assert abs(images[1, 2, 3, 0] - round(float(pixels[1, 0, 2, 3]) * 255)) <= 1
+    with pytest.raises(ValueError, match=r"\[T, 3, H, W\]"):
+        frames_to_images(torch.zeros(3, 4, 5))
+
+
+def test_cxcywh_to_pixels():
+    assert cxcywh_to_pixels([0.5, 0.5, 0.5, 0.25], 200, 100) == [50.0, 37.5, 150.0, 62.5]
