@@ -22,6 +22,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("tastvg.evaluation_cli", "score predictions against ground truth (m_tIoU, m_vIoU, vIoU@R)"),
     "synth": ("tastvg.data.synth", "generate a SynthSTVG dataset (mp4 videos + HC-STVG-format annotations)"),
     "convert-official": ("tastvg.convert", "convert an official TA-STVG checkpoint to this package's names"),
+    "ablate": ("tastvg.experiments", "run ablation grids on SynthSTVG (one JSON per run, mean ± std summary)"),
     "info": ("tastvg.info_cli", "print versions, devices and presets (for bug reports)"),
 }
 

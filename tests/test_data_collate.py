@@ -1,6 +1,5 @@
 """Collation of B >= 1 clips of different lengths and sizes; True = padding."""
 
-import os
 
 import pytest
 import torch

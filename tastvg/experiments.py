@@ -1,0 +1,483 @@
+"""Ablations on SynthSTVG: a named grid of configurations, several seeds, one JSON per run.
+
+An *ablation variant* is a name and a set of config overrides, e.g. ``"zero": {"model.query_init":
+"zero"}``; a *grid* is a named list of variants (see :data:`VARIANTS`, :data:`GRIDS`). For every
+(variant, seed) the runner trains the model on a SynthSTVG dataset that it generates once,
+deterministically, into a cache folder (:func:`tastvg.data.synth.write_dataset`), evaluates the
+EMA weights on the test split, and writes ``OUT/VARIANT/seedS.json`` with the resolved
+config, the metrics, the wall time and the code version. A rerun skips every run whose JSON
+exists with the same setup, so an interrupted grid resumes where it stopped; ``--jobs N`` runs N
+worker processes (one thread each) that claim runs through lock files.
+
+    tastvg ablate --grids queries tts_asa --seeds 0 1 2 --out results/ablations --jobs 2
+    tastvg ablate --summary-only --out results/ablations     # rewrite summary.{csv,md}
+
+Seed ``s`` sets the model initialisation and the data order; the dataset is the same for every run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Optional
+
+from tastvg.analysis import analyse
+
+# ------------------------------------------------------------------------------------ the grids
+# variant -> overrides (SECTION.FIELD -> value). "baseline" is the official TA-STVG configuration.
+VARIANTS: dict[str, dict[str, Any]] = {
+    "baseline": {},
+    "zero_queries": {"model.query_init": "zero"},
+    "oracle_queries": {"model.query_init": "oracle"},
+    "tts_only": {"model.use_asa": False},
+    "asa_only": {"model.use_tts": False},
+    "no_tts_no_asa": {"model.use_tts": False, "model.use_asa": False},
+    "instance_activation": {"model.activation": "instance"},
+    "tts_appearance_only": {"model.tts_appearance_weight": 1.0},
+    "tts_motion_only": {"model.tts_appearance_weight": 0.0},
+    "theta_0.3": {"model.tts_threshold": 0.3},
+    "theta_0.5": {"model.tts_threshold": 0.5},
+    "theta_0.9": {"model.tts_threshold": 0.9},
+    "delta_0.25": {"model.tts_appearance_weight": 0.25},
+    "delta_0.75": {"model.tts_appearance_weight": 0.75},
+}
+
+# grid -> variants, in display order. Grids share variants (the baseline is run once).
+GRIDS: dict[str, list[str]] = {
+    "queries": ["zero_queries", "baseline", "oracle_queries"],
+    "tts_asa": ["no_tts_no_asa", "tts_only", "asa_only", "baseline"],
+    "activation": ["instance_activation", "baseline"],
+    "branches": ["tts_appearance_only", "tts_motion_only", "baseline"],
+    "theta": ["theta_0.3", "theta_0.5", "baseline", "theta_0.9"],
+    "delta": ["tts_motion_only", "delta_0.25", "baseline", "delta_0.75", "tts_appearance_only"],
+}
+# the order in which a full run trains the grids: the paper's central claims first
+PRIORITY = ["queries", "tts_asa", "activation", "branches", "theta", "delta"]
+METRICS = ("m_tIoU", "m_vIoU", "vIoU@0.3", "vIoU@0.5")
+
+
+@dataclass
+class Setup:
+    """Everything except the variant and the seed that a run's numbers depend on."""
+
+    preset: str = "synth"
+    videos: int = 200  # SynthSTVG videos (test_fraction of them form the test split)
+    test_fraction: float = 0.25
+    data_seed: int = 0
+    knobs: dict[str, Any] = field(default_factory=dict)  # SynthKnobs fields that differ from the defaults
+    epochs: int = 8
+    batch_size: int = 4
+    threads: int = 1
+    detail_seeds: list[int] = field(default_factory=lambda: [0])  # seeds whose per-video outputs are saved
+
+    def key(self) -> str:
+        """A short hash of the fields that change numbers (threads and detail_seeds do not)."""
+        d = dataclasses.asdict(self)
+        d.pop("threads"), d.pop("detail_seeds")
+        return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:10]
+
+
+def grid_runs(grids: Iterable[str], seeds: Iterable[int]) -> list[tuple[str, int]]:
+    """(variant, seed) pairs of ``grids``, each once, in grid order, seeds outermost per grid."""
+    runs: list[tuple[str, int]] = []
+    seeds = list(seeds)
+    for g in grids:
+        if g not in GRIDS:
+            raise ValueError(f"unknown grid {g!r} (known: {', '.join(GRIDS)})")
+        for s in seeds:
+            for v in GRIDS[g]:
+                if (v, s) not in runs:
+                    runs.append((v, s))
+    return runs
+
+
+def resolve_variant(preset: str, overrides: dict[str, Any]):
+    """The preset with dotted overrides applied -> a validated :class:`TASTVGConfig`."""
+    from tastvg.config import config_from_dict, load_preset
+
+    tree = load_preset(preset).to_dict()
+    for key, value in overrides.items():
+        section, dot, name = key.partition(".")
+        if not dot or section not in tree or not isinstance(tree[section], dict) or name not in tree[section]:
+            raise ValueError(f"override {key!r}: no field {name!r} in section {section!r} of the config")
+        tree[section][name] = value
+    return config_from_dict(tree, where=f"{preset} + overrides")
+
+
+def code_version() -> dict[str, Any]:
+    """``tastvg.__version__`` plus the git commit and whether ``tastvg/`` differed from it (changed or
+    untracked files), when git is available."""
+    import tastvg
+
+    out: dict[str, Any] = {"tastvg": tastvg.__version__, "git": None, "dirty": None}
+    root = Path(__file__).resolve().parent.parent
+    try:
+        out["git"] = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                                    timeout=10, check=True).stdout.strip() or None
+        status = subprocess.run(["git", "status", "--porcelain", "tastvg"], cwd=root,
+                                capture_output=True, text=True, timeout=10, check=True).stdout
+        out["dirty"] = bool(status.strip())
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return out
+
+
+# ------------------------------------------------------------------------------------ data
+def prepare_data(setup: Setup, cache: Path) -> Path:
+    """Generate the run's SynthSTVG dataset once under ``cache`` (deterministic; atomic rename)."""
+    from tastvg.data.synth import SynthKnobs, write_dataset
+
+    knobs = SynthKnobs(**setup.knobs)
+    tag = hashlib.sha1(json.dumps([setup.videos, setup.data_seed, setup.test_fraction, dataclasses.asdict(knobs)],
+                                  sort_keys=True).encode()).hexdigest()[:10]
+    root = Path(cache) / f"synth-{setup.videos}v-seed{setup.data_seed}-{tag}"
+    if (root / "stats.json").is_file():
+        return root
+    tmp = root.with_name(root.name + f".tmp{os.getpid()}")
+    write_dataset(tmp, setup.videos, seed=setup.data_seed, knobs=knobs, test_fraction=setup.test_fraction)
+    try:
+        os.replace(tmp, root)
+    except OSError:  # another worker finished first
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+    return root
+
+
+# ------------------------------------------------------------------------------------ one run
+class AblationTask:
+    """``GroundingTask`` whose predictions pass the targets when the model needs them (oracle)."""
+
+    def __new__(cls, criterion, device, oracle: bool):
+        from tastvg.train.task import GroundingTask, to_device
+        from tastvg.postprocess import metas_from_batch, postprocess
+
+        class _Task(GroundingTask):
+            def predict(self, model, batch):  # the single-clip synth path, with targets for the oracle
+                if not oracle:
+                    return super().predict(model, batch)
+                batch = to_device(batch, self.device)
+                out = model(batch["frames"], batch["frame_pad"], batch["text_ids"], batch["text_mask"],
+                            batch["targets"], image_pad=batch["image_pad"])
+                return postprocess({k: v.float() if hasattr(v, "is_floating_point") and v.is_floating_point() else v
+                                    for k, v in out.items()}, metas_from_batch(batch))
+
+        return _Task(criterion, device, split_test=False)
+
+
+def run_one(variant: str, seed: int, setup: Setup, out: Path, cache: Path,
+            overrides: Optional[dict[str, Any]] = None, progress: bool = False) -> dict[str, Any]:
+    """Train and evaluate one (variant, seed); write and return its JSON record."""
+    import shutil
+
+    import numpy as np
+    import torch
+
+    from tastvg.data.collate import Collator
+    from tastvg.data.config import DataConfig
+    from tastvg.data.dataset import build_dataset
+    from tastvg.losses import TASTVGLoss
+    from tastvg.models.tastvg import build_model
+    from tastvg.train.cli import load_tokenizer
+    from tastvg.train.distributed import DistInfo
+    from tastvg.train.engine import Trainer, TrainConfig
+    from tastvg.train.task import PARAM_GROUP_RULES
+
+    overrides = VARIANTS[variant] if overrides is None else overrides
+    torch.set_num_threads(setup.threads)
+    start = time.perf_counter()
+    data_root = prepare_data(setup, cache)
+    cfg = resolve_variant(setup.preset, overrides)
+    data_cfg = DataConfig.for_dataset("synth", app_num=cfg.model.app_num, mot_num=cfg.model.mot_num)
+    train_set = build_dataset("synth", data_root, "train", data_cfg, seed=seed)
+    test_set = build_dataset("synth", data_root, "test", data_cfg, train=False)
+    collate = Collator(load_tokenizer(None, "synth"))
+    o = cfg.optim
+    train_cfg = TrainConfig(
+        epochs=setup.epochs, batch_size=setup.batch_size, group_rules=PARAM_GROUP_RULES,
+        lrs={"base": o.lr_base, "vision": o.lr_vision, "text": o.lr_text,
+             "temporal_decoder": o.lr_temporal_decoder, "tts_asa": o.lr_tts_asa},
+        weight_decay=o.weight_decay, clip_norm=o.clip_norm, schedule=o.schedule,
+        drop_epochs=[max(1, math.ceil(setup.epochs * 0.8))], warmup_fraction=o.warmup_fraction,
+        ema_decay=o.ema_decay, log_every=50, eval_every=0, checkpoint_every=10**9, seed=seed, progress=progress)
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    device = torch.device("cpu")
+    task = AblationTask(TASTVGLoss(cfg.loss, cfg.model), device, oracle=cfg.model.query_init == "oracle")
+    work = Path(cache) / "work" / setup.key() / variant / f"seed{seed}"
+    shutil.rmtree(work, ignore_errors=True)
+    trainer = Trainer(build_model(cfg), task, train_set, test_set, collate, train_cfg, work,
+                      DistInfo(device=device),
+                      config_dict={"model": cfg.to_dict()})
+    result = trainer.fit()
+    train_time = time.perf_counter() - start
+    keep_detail = seed in setup.detail_seeds
+    analysis, detail = analyse(trainer.ema.module, test_set, collate, result["predictions"], task, keep_detail)
+    record = {
+        "variant": variant, "seed": seed, "overrides": overrides, "setup": dataclasses.asdict(setup),
+        "setup_key": setup.key(), "config": cfg.to_dict(),
+        "data": json.loads((data_root / "stats.json").read_text()) | {"folder": data_root.name},
+        "train": {"steps": trainer.step, "train_videos": len(train_set), "test_videos": len(test_set)},
+        "metrics": {k: float(result[k]) for k in (*METRICS, "m_sIoU") if k in result},
+        "analysis": analysis, "wall_time_s": round(time.perf_counter() - start, 1),
+        "train_time_s": round(train_time, 1), "code_version": code_version(),
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    record["data"].pop("appearance_counts", None), record["data"].pop("motion_counts", None)
+    path = run_path(out, variant, seed)
+    if detail is not None:
+        _write_json(detail_path(out, variant, seed), detail)
+    _write_json(path, record)
+    shutil.rmtree(work, ignore_errors=True)
+    return record
+
+
+# ------------------------------------------------------------------------------------ analysis
+def run_path(out: Path, variant: str, seed: int) -> Path:
+    """``OUT/VARIANT/seedS.json`` (not under a ``runs/`` folder: the repository ignores those)."""
+    return Path(out) / variant / f"seed{seed}.json"
+
+
+def detail_path(out: Path, variant: str, seed: int) -> Path:
+    """Per-video outputs of a run (TTS scores, ASA maps, attention, prediction), when kept."""
+    return Path(out) / variant / f"seed{seed}_detail.json"
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    tmp.write_text(json.dumps(data, indent=1))
+    os.replace(tmp, path)
+
+
+def is_finished(out: Path, variant: str, seed: int, setup: Setup) -> bool:
+    """A run is finished when its JSON exists and was made with the same setup."""
+    path = run_path(out, variant, seed)
+    if not path.is_file():
+        return False
+    try:
+        return json.loads(path.read_text()).get("setup_key") == setup.key()
+    except (OSError, json.JSONDecodeError):
+        return False
+
+
+def _claim(out: Path, variant: str, seed: int) -> bool:
+    """Create the run's lock file atomically; a lock of a dead process is taken over."""
+    lock = run_path(out, variant, seed).with_suffix(".lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            os.write(fd, str(os.getpid()).encode())
+            os.close(fd)
+            return True
+        except FileExistsError:
+            try:
+                pid = int(lock.read_text() or "0")
+                os.kill(pid, 0)
+                return False  # alive: someone else runs it
+            except (ValueError, ProcessLookupError, FileNotFoundError):
+                lock.unlink(missing_ok=True)
+            except PermissionError:
+                return False
+    return False
+
+
+def run_grid(grids: Iterable[str], seeds: Iterable[int], setup: Setup, out: Path, cache: Path,
+             log=print, progress: bool = False) -> list[dict[str, Any]]:
+    """Run every unfinished (variant, seed) of ``grids`` in this process; returns the new records."""
+    records = []
+    for variant, seed in grid_runs(grids, seeds):
+        if is_finished(out, variant, seed, setup):
+            log(f"skip {variant} seed {seed}: finished")
+            continue
+        if not _claim(out, variant, seed):
+            log(f"skip {variant} seed {seed}: another worker runs it")
+            continue
+        try:
+            if is_finished(out, variant, seed, setup):  # finished while we were claiming it
+                continue
+            log(f"run {variant} seed {seed} ...")
+            rec = run_one(variant, seed, setup, out, cache, progress=progress)
+            log(f"done {variant} seed {seed}: " + " ".join(f"{k}={100 * rec['metrics'][k]:.1f}" for k in METRICS)
+                + f" ({rec['wall_time_s']:.0f} s)")
+            records.append(rec)
+        finally:
+            run_path(out, variant, seed).with_suffix(".lock").unlink(missing_ok=True)
+    return records
+
+
+# ------------------------------------------------------------------------------------ summary
+def load_records(out: Path, setup_key: Optional[str] = None) -> list[dict[str, Any]]:
+    """Every run JSON under ``OUT`` (optionally only those of one setup)."""
+    recs = []
+    for path in sorted(Path(out).glob("*/seed*.json")):
+        if path.name.endswith("_detail.json"):
+            continue
+        rec = json.loads(path.read_text())
+        if setup_key is None or rec.get("setup_key") == setup_key:
+            recs.append(rec)
+    return recs
+
+
+def summarize(records: list[dict[str, Any]], grids: Optional[Iterable[str]] = None):
+    """A ``pandas.DataFrame``: one row per (grid, variant) with mean and std (over seeds, in %); grids
+    with fewer than two finished variants are left out."""
+    import pandas as pd
+
+    by_variant: dict[str, list[dict[str, Any]]] = {}
+    for r in records:
+        by_variant.setdefault(r["variant"], []).append(r)
+    rows = []
+    for g in grids or GRIDS:
+        if sum(v in by_variant for v in GRIDS[g]) < 2:
+            continue  # nothing to compare in this grid yet
+        for v in GRIDS[g]:
+            rs = by_variant.get(v, [])
+            if not rs:
+                continue
+            row: dict[str, Any] = {"grid": g, "variant": v, "seeds": len(rs)}
+            for k in METRICS:
+                vals = [100 * r["metrics"][k] for r in rs]
+                mean = sum(vals) / len(vals)
+                std = math.sqrt(sum((x - mean) ** 2 for x in vals) / (len(vals) - 1)) if len(vals) > 1 else 0.0
+                row[f"{k} mean"], row[f"{k} std"] = round(mean, 2), round(std, 2)
+            row["minutes/run"] = round(sum(r["wall_time_s"] for r in rs) / len(rs) / 60, 1)
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def format_summary(df) -> str:
+    """Markdown table with ``mean ± std`` cells."""
+    head = ["grid", "variant", "seeds", *METRICS, "min/run"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for _, r in df.iterrows():
+        cells = [r["grid"], r["variant"], str(r["seeds"])]
+        cells += [f"{r[f'{k} mean']:.1f} ± {r[f'{k} std']:.1f}" for k in METRICS]
+        lines.append("| " + " | ".join(cells + [f"{r['minutes/run']:.1f}"]) + " |")
+    return "\n".join(lines)
+
+
+def write_summary(out: Path, setup_key: Optional[str] = None, command: str = "") -> Any:
+    """Write ``OUT/summary.csv`` and ``OUT/summary.md`` from the run JSONs; returns the table."""
+    records = load_records(out, setup_key)
+    df = summarize(records)
+    Path(out).mkdir(parents=True, exist_ok=True)
+    df.to_csv(Path(out) / "summary.csv", index=False)
+    note = f"Made by `{command}`.\n\n" if command else ""
+    _write_json(Path(out) / "summary_meta.json", {"command": command, "setup_key": setup_key,
+                                                  "runs": len(records),
+                                                  "cpu_minutes": round(sum(r["wall_time_s"] for r in records) / 60, 1)})
+    (Path(out) / "summary.md").write_text(
+        "# SynthSTVG ablations: mean ± std over seeds (%)\n\n" + note + format_summary(df) + "\n")
+    return df
+
+
+# ------------------------------------------------------------------------------------ CLI
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    d = Setup()
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = __doc__ + "\nvariants:\n" + "\n".join(f"  {k}: {v}" for k, v in VARIANTS.items()) + \
+        "\ngrids:\n" + "\n".join(f"  {k}: {', '.join(v)}" for k, v in GRIDS.items())
+    parser.add_argument("--grids", nargs="+", default=PRIORITY, metavar="GRID", help=f"grids to run (default: all: {' '.join(PRIORITY)})")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--out", type=Path, default=Path("results/ablations"), help="results folder (run JSONs, summary)")
+    parser.add_argument("--cache", type=Path, default=None, help="dataset and work folder (default: ~/.cache/tastvg/ablations)")
+    parser.add_argument("--preset", default=d.preset)
+    parser.add_argument("--videos", type=int, default=d.videos)
+    parser.add_argument("--epochs", type=int, default=d.epochs)
+    parser.add_argument("--batch-size", type=int, default=d.batch_size)
+    parser.add_argument("--data-seed", type=int, default=d.data_seed)
+    parser.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE",
+                        help="a SynthKnobs field (e.g. distractors=2); repeatable")
+    parser.add_argument("--jobs", type=int, default=1, help="worker processes, one thread each (default 1)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per worker (default 1)")
+    parser.add_argument("--summary-only", action="store_true", help="only rewrite summary.{csv,md}")
+
+
+def setup_from_args(args: argparse.Namespace) -> Setup:
+    import yaml
+
+    from tastvg.data.synth import SynthKnobs
+
+    knobs: dict[str, Any] = {}
+    names = {f.name for f in dataclasses.fields(SynthKnobs)}
+    for item in args.knob:
+        k, sep, v = item.partition("=")
+        if not sep or k not in names:
+            raise SystemExit(f"error: --knob {item!r}: expected NAME=VALUE with NAME in {', '.join(sorted(names))}")
+        knobs[k] = yaml.safe_load(v)
+    return Setup(preset=args.preset, videos=args.videos, data_seed=args.data_seed, knobs=knobs,
+                 epochs=args.epochs, batch_size=args.batch_size, threads=args.threads)
+
+
+def run(args: argparse.Namespace) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    setup = setup_from_args(args)
+    out = args.out
+    cache = args.cache or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tastvg" / "ablations"
+    command = os.environ.get("TASTVG_ABLATE_COMMAND") or canonical_command(args)
+    if not args.summary_only:
+        unknown = [g for g in args.grids if g not in GRIDS]
+        if unknown:
+            raise SystemExit(f"error: unknown grid {unknown[0]!r} (known: {', '.join(GRIDS)})")
+        prepare_data(setup, cache)  # once, before the workers start
+        if args.jobs > 1:
+            base = [sys.executable, "-m", "tastvg.experiments", *_argv_without_jobs(sys.argv[1:])]
+            env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
+            procs = [subprocess.Popen(base + ["--jobs", "1"], env=env) for _ in range(args.jobs)]
+            codes = [p.wait() for p in procs]
+            if any(codes):
+                print(f"error: workers exited with {codes}", file=sys.stderr)
+                return 1
+        else:
+            run_grid(args.grids, args.seeds, setup, out, cache, log=lambda s: print(s, flush=True))
+    df = write_summary(out, setup.key(), command=command)
+    print(format_summary(df))
+    return 0
+
+
+def canonical_command(args: argparse.Namespace) -> str:
+    """The ``tastvg ablate`` command line that reproduces ``args`` (for the summary's label)."""
+    parts = ["tastvg ablate", "--grids", *args.grids, "--seeds", *map(str, args.seeds), "--out", str(args.out),
+             "--preset", args.preset, "--videos", str(args.videos), "--epochs", str(args.epochs),
+             "--batch-size", str(args.batch_size), "--data-seed", str(args.data_seed)]
+    parts += [f"--knob {k}" for k in args.knob] + ["--jobs", str(args.jobs)]
+    return " ".join(parts)
+
+
+def _argv_without_jobs(argv: list[str]) -> list[str]:
+    """This process's arguments minus ``--jobs N`` (and the subcommand name under ``tastvg ablate``)."""
+    out, skip = [], False
+    if argv[:1] == ["ablate"]:
+        argv = argv[1:]
+    for a in argv:
+        if skip:
+            skip = False
+            continue
+        if a == "--jobs":
+            skip = True
+            continue
+        if a.startswith("--jobs="):
+            continue
+        out.append(a)
+    return out
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="tastvg ablate", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
