@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from tastvg.evaluation import PROTOCOLS, evaluate, format_table
+from tastvg.io import write_json_atomic
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -57,15 +57,6 @@ def load_json(path: Path, what: str) -> Any:
         raise SystemExit(f"error: {what} file not found: {path}") from None
     except json.JSONDecodeError as err:
         raise SystemExit(f"error: {what} file {path} is not valid JSON ({err})") from None
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON next to its final place, then rename: a crash never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=1)
-    os.replace(tmp, path)
 
 
 def predict_from_checkpoint(args: argparse.Namespace) -> tuple[dict, dict]:

@@ -31,6 +31,8 @@ from pathlib import Path
 from typing import Any, Iterable, Optional
 
 from tastvg.analysis import analyse
+from tastvg.experiment_summary import format_summary, load_records, summarize, write_summary  # noqa: F401
+from tastvg.io import write_json_atomic
 
 # ------------------------------------------------------------------------------------ the grids
 # variant -> overrides (SECTION.FIELD -> value). "baseline" is the official TA-STVG configuration.
@@ -235,8 +237,8 @@ def run_one(variant: str, seed: int, setup: Setup, out: Path, cache: Path,
     record["data"].pop("appearance_counts", None), record["data"].pop("motion_counts", None)
     path = run_path(out, variant, seed)
     if detail is not None:
-        _write_json(detail_path(out, variant, seed), detail)
-    _write_json(path, record)
+        write_json_atomic(detail_path(out, variant, seed), detail)
+    write_json_atomic(path, record)
     shutil.rmtree(work, ignore_errors=True)
     return record
 
@@ -250,13 +252,6 @@ def run_path(out: Path, variant: str, seed: int) -> Path:
 def detail_path(out: Path, variant: str, seed: int) -> Path:
     """Per-video outputs of a run (TTS scores, ASA maps, attention, prediction), when kept."""
     return Path(out) / variant / f"seed{seed}_detail.json"
-
-
-def _write_json(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=1))
-    os.replace(tmp, path)
 
 
 def is_finished(out: Path, variant: str, seed: int, setup: Setup) -> bool:
@@ -317,71 +312,6 @@ def run_grid(grids: Iterable[str], seeds: Iterable[int], setup: Setup, out: Path
 
 
 # ------------------------------------------------------------------------------------ summary
-def load_records(out: Path, setup_key: Optional[str] = None) -> list[dict[str, Any]]:
-    """Every run JSON under ``OUT`` (optionally only those of one setup)."""
-    recs = []
-    for path in sorted(Path(out).glob("*/seed*.json")):
-        if path.name.endswith("_detail.json"):
-            continue
-        rec = json.loads(path.read_text())
-        if setup_key is None or rec.get("setup_key") == setup_key:
-            recs.append(rec)
-    return recs
-
-
-def summarize(records: list[dict[str, Any]], grids: Optional[Iterable[str]] = None):
-    """A ``pandas.DataFrame``: one row per (grid, variant) with mean and std (over seeds, in %); grids
-    with fewer than two finished variants are left out."""
-    import pandas as pd
-
-    by_variant: dict[str, list[dict[str, Any]]] = {}
-    for r in records:
-        by_variant.setdefault(r["variant"], []).append(r)
-    rows = []
-    for g in grids or GRIDS:
-        if sum(v in by_variant for v in GRIDS[g]) < 2:
-            continue  # nothing to compare in this grid yet
-        for v in GRIDS[g]:
-            rs = by_variant.get(v, [])
-            if not rs:
-                continue
-            row: dict[str, Any] = {"grid": g, "variant": v, "seeds": len(rs)}
-            for k in METRICS:
-                vals = [100 * r["metrics"][k] for r in rs]
-                mean = sum(vals) / len(vals)
-                std = math.sqrt(sum((x - mean) ** 2 for x in vals) / (len(vals) - 1)) if len(vals) > 1 else 0.0
-                row[f"{k} mean"], row[f"{k} std"] = round(mean, 2), round(std, 2)
-            row["minutes/run"] = round(sum(r["wall_time_s"] for r in rs) / len(rs) / 60, 1)
-            rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def format_summary(df) -> str:
-    """Markdown table with ``mean ± std`` cells."""
-    head = ["grid", "variant", "seeds", *METRICS, "min/run"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for _, r in df.iterrows():
-        cells = [r["grid"], r["variant"], str(r["seeds"])]
-        cells += [f"{r[f'{k} mean']:.1f} ± {r[f'{k} std']:.1f}" for k in METRICS]
-        lines.append("| " + " | ".join(cells + [f"{r['minutes/run']:.1f}"]) + " |")
-    return "\n".join(lines)
-
-
-def write_summary(out: Path, setup_key: Optional[str] = None, command: str = "") -> Any:
-    """Write ``OUT/summary.csv`` and ``OUT/summary.md`` from the run JSONs; returns the table."""
-    records = load_records(out, setup_key)
-    df = summarize(records)
-    Path(out).mkdir(parents=True, exist_ok=True)
-    df.to_csv(Path(out) / "summary.csv", index=False)
-    note = f"Made by `{command}`.\n\n" if command else ""
-    _write_json(Path(out) / "summary_meta.json", {"command": command, "setup_key": setup_key,
-                                                  "runs": len(records),
-                                                  "cpu_minutes": round(sum(r["wall_time_s"] for r in records) / 60, 1)})
-    (Path(out) / "summary.md").write_text(
-        "# SynthSTVG ablations: mean ± std over seeds (%)\n\n" + note + format_summary(df) + "\n")
-    return df
-
-
 # ------------------------------------------------------------------------------------ CLI
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     d = Setup()

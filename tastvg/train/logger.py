@@ -4,12 +4,13 @@ environment (versions, devices) — on rank 0 only."""
 from __future__ import annotations
 
 import csv
-import json
 import os
 import platform
 import sys
 from pathlib import Path
 from typing import Any, Mapping
+
+from tastvg.io import write_json_atomic
 
 
 def environment_info() -> dict[str, Any]:
@@ -87,9 +88,7 @@ class RunLogger:
 
     def write_json(self, name: str, data: Any) -> None:
         if self.enabled:
-            tmp = self.run_dir / (name + ".tmp")
-            tmp.write_text(json.dumps(data, indent=1, default=str))
-            os.replace(tmp, self.run_dir / name)
+            write_json_atomic(self.run_dir / name, data)
 
     def close(self) -> None:
         if self._writer is not None:
