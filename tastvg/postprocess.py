@@ -23,12 +23,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from tastvg.data.sampling import split_interleaved  # noqa: F401  (the sub-clips, re-exported here)
+
 Prediction = dict[str, Any]  # {"t_start": int, "t_end": int, "boxes": {frame_id: [x1, y1, x2, y2]}}
-
-
-def split_interleaved(frame_ids: Sequence[int]) -> tuple[list[int], list[int]]:
-    """Positions 0, 2, 4, ... and 1, 3, 5, ... of a test clip."""
-    return list(frame_ids[0::2]), list(frame_ids[1::2])
 
 
 def span_argmax(start_logits: Tensor, end_logits: Tensor) -> tuple[int, int]:

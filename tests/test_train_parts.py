@@ -149,3 +149,21 @@ def test_single_process_distributed_helpers():
     assert all_gather_objects({"a": 1}) == [{"a": 1}]
     assert all_reduce_mean({"x": 2.0}, info.device) == {"x": 2.0}
     assert environment_info()["torch"] == torch.__version__
+
+
+def test_split_batch_interleaved_makes_even_and_odd_sub_clips():
+    from tastvg.train.task import split_batch_interleaved
+
+    frames = torch.arange(2 * 5, dtype=torch.float32).view(2, 5, 1, 1, 1).expand(2, 5, 3, 2, 2).clone()
+    pad = torch.tensor([[False] * 5, [False] + [True] * 4])
+    batch = {"frames": frames, "frame_pad": pad, "item_ids": ["a", "b"],
+             "text_ids": torch.tensor([[0, 7, 2], [0, 8, 2]]), "text_mask": torch.ones(2, 3, dtype=torch.long),
+             "image_pad": torch.zeros(2, 2, 2, dtype=torch.bool),
+             "targets": {"frame_ids": torch.tensor([[10, 12, 14, 16, 18], [40, -1, -1, -1, -1]]),
+                         "orig_sizes": torch.tensor([[90, 160], [90, 160]])}}
+    inputs, metas = split_batch_interleaved(batch)
+    assert [m["frame_ids"] for m in metas] == [[10, 14, 18], [12, 16], [40], [40]]
+    assert [m["video_id"] for m in metas] == ["a", "a", "b", "b"] and metas[0]["width"] == 160
+    assert inputs["frames"][1, :2, 0, 0, 0].tolist() == [1.0, 3.0]
+    assert inputs["frame_pad"].tolist() == [[False] * 3, [False, False, True], [False, True, True], [False, True, True]]
+    assert inputs["text_ids"][3].tolist() == [0, 8, 2]

@@ -14,6 +14,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
+from tastvg.data.sampling import split_interleaved
 from tastvg.losses import TASTVGLoss
 from tastvg.models.tastvg import PARAM_GROUP_PREFIXES
 from tastvg.postprocess import metas_from_batch, postprocess
@@ -56,8 +57,7 @@ def split_batch_interleaved(batch: dict[str, Any]) -> tuple[dict[str, Any], list
         valid = int((~pad[i]).sum())
         ids = batch["targets"]["frame_ids"][i, :valid].tolist()
         h, w = batch["targets"]["orig_sizes"][i].tolist()
-        for start in (0, 1):
-            positions = list(range(start, valid, 2))
+        for positions in split_interleaved(range(valid)):
             if not positions:  # a one-frame clip has no odd half: reuse the even one
                 positions = [0]
             r = len(rows)
