@@ -83,8 +83,8 @@ def analyse(model, test_set, collate, predictions: dict, task, keep_detail: bool
                         sums["tts_in_span"].append(float(s[g].mean()))
                         if bool((valid & ~g).any()):
                             sums["tts_out_span"].append(float(s[valid & ~g].mean()))
-                    if "map_app" in out:
-                        m = out["map_app"][i]
+                    if "map_app" in out or "map_mot" in out:  # the appearance map, else the motion map
+                        m = out.get("map_app", out.get("map_mot"))[i]
                         sums["asa_in_box"].append(float(((m * cells[i]).sum(-1) / m.sum(-1).clamp(min=1e-9))[g].mean()))
                     if keep_detail:
                         vid = str(batch["item_ids"][i])

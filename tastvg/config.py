@@ -87,6 +87,11 @@ class ModelConfig:
       0.45 for VidSTG, hard-coded); none selected -> all frames.
     - ``tts_appearance_weight`` δ: relevance = δ·σ(appearance logit) + (1-δ)·σ(motion logit);
       the official code averages the two (δ = 0.5).
+    - ``branches``: which of TTS's and ASA's two branches exist (official: both). Without
+      ``"appearance"`` the appearance TTS and ASA modules are not built: the relevance is the
+      motion branch's alone and Q_s0 pools the selected frames' 2D tokens without activation;
+      without ``"motion"``, symmetrically (Q_t0 pools the 3D tokens). Our reading of the paper's
+      branch ablation; a switch-off, not a retrained single-branch design.
     - ``two_pass``: at evaluation, rebuild the queries on the frames whose actioness passes
       ``action_threshold`` and decode again (official); False = a single pass as in training.
     """
@@ -115,6 +120,7 @@ class ModelConfig:
     tts_threshold: float = 0.7  # θ; official: 0.7 HC-STVG, 0.45 VidSTG (hard-coded there)
     # δ: relevance a_t = δ·σ(s_app) + (1-δ)·σ(s_mot). Official: plain average (δ = 0.5).
     tts_appearance_weight: float = 0.5
+    branches: list[str] = field(default_factory=lambda: ["appearance", "motion"])  # TTS and ASA branches
     two_pass: bool = True  # eval only: rebuild queries on frames with σ(actioness) > 0.5
     action_threshold: float = 0.5
     # Memory, not maths: fused attention in the encoder (no stored attention maps) and activation
@@ -172,6 +178,8 @@ class TASTVGConfig:
         return dataclasses.asdict(self)
 
 
+BRANCHES = ("appearance", "motion")  # TTS / ASA branches: on the 2D and on the 3D tokens
+
 _CHOICES = {
     ("model", "query_init"): ("target_aware", "zero", "oracle"),
     ("model", "activation"): ("attribute", "instance"),
@@ -226,6 +234,9 @@ def config_from_dict(data: dict[str, Any], where: str = "config") -> TASTVGConfi
         value = getattr(getattr(cfg, section), name)
         if value not in allowed:
             raise ValueError(f"{where}.{section}.{name}: '{value}' is not one of {allowed}")
+    branches = cfg.model.branches
+    if not branches or len(set(branches)) != len(branches) or not set(branches) <= set(BRANCHES):
+        raise ValueError(f"{where}.model.branches: {branches} must be one or both of {list(BRANCHES)}, each once")
     return cfg
 
 

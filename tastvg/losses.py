@@ -128,15 +128,18 @@ class TASTVGLoss(nn.Module):
                     if tkey not in targets:
                         raise ValueError(f"targets need '{tkey}' (multi-hot [B, V]) for the ASA loss '{key}'")
                     terms[key] = F.binary_cross_entropy_with_logits(outputs[key], targets[tkey].to(outputs[key].dtype))
-        elif "map_app" in outputs:
+        elif "map_app" in outputs or "map_mot" in outputs:
             h, w = outputs["feature_hw"]
             sizes = outputs.get("feature_sizes") or [(h, w)] * valid.shape[0]
-            mask = box_token_mask_grid(targets["boxes"].to(outputs["map_app"].dtype), sizes, h, w)  # [B, T, N]
+            dtype = outputs.get("map_app", outputs.get("map_mot")).dtype
+            mask = box_token_mask_grid(targets["boxes"].to(dtype), sizes, h, w)  # [B, T, N]
             cells = mask.new_zeros(len(sizes), h, w)  # each video's valid tokens
             for i, (hi, wi) in enumerate(sizes):
                 cells[i, :hi, :wi] = 1
             cells = cells.flatten(1)
             for key, mkey in (("logits_r_a", "map_app"), ("logits_r_m", "map_mot")):
+                if mkey not in outputs:
+                    continue
                 bce = F.binary_cross_entropy(outputs[mkey].clamp(1e-6, 1 - 1e-6), mask, reduction="none")
                 bce = (bce * cells[:, None]).sum(-1) / cells.sum(-1)[:, None]  # mean over valid tokens
                 terms[key] = _masked_mean(bce, gt)

@@ -121,6 +121,40 @@ def test_instance_activation_supervises_the_map(base) -> None:
         TASTVGLoss(model.cfg.loss, model.cfg.model)(out, targets)
 
 
+@pytest.mark.parametrize("kept,gone", [("motion", "appearance"), ("appearance", "motion")])
+def test_one_branch_removes_its_modules_and_outputs(base, kept, gone) -> None:
+    model, ref = base
+    cfg = copy.deepcopy(model.cfg)
+    cfg.model.branches = [kept]
+    m = TASTVG(cfg).eval()
+    missing, unexpected = m.load_state_dict(model.state_dict(), strict=False)
+    assert not missing and unexpected and all(k.split(".")[1] == gone for k in unexpected)
+    out = run(m)
+    k, g = kept[:3], gone[:3]
+    # relevance = the kept branch's sigmoid, with the same logits as the two-branch model
+    torch.testing.assert_close(out[f"logits_f_{kept[0]}"], ref[f"logits_f_{kept[0]}"])
+    torch.testing.assert_close(out["att_sequences"], ref[f"logits_f_{kept[0]}"].sigmoid())
+    torch.testing.assert_close(out[f"map_{k}"], ref[f"map_{k}"])
+    assert f"logits_f_{gone[0]}" not in out and f"map_{g}" not in out and f"logits_r_{gone[0]}" not in out
+    assert differs(out["pred_boxes"], ref["pred_boxes"])
+    m.train()
+    frames, pad, ids, mask, targets = make_inputs()
+    targets = targets | {"attr_app": torch.ones(1, cfg.model.app_num), "attr_mot": torch.ones(1, cfg.model.mot_num)}
+    for activation in ("attribute", "instance"):
+        m.cfg.model.activation = activation
+        terms = TASTVGLoss(m.cfg.loss, m.cfg.model)(m(frames, pad, ids, mask), targets)
+        assert f"logits_r_{kept[0]}" in terms and f"logits_r_{gone[0]}" not in terms
+        assert f"logits_f_{gone[0]}" not in terms and torch.isfinite(terms["loss"])
+
+
+@pytest.mark.parametrize("branches", [[], ["appearance", "appearance"], ["colour"]])
+def test_bad_branches_are_rejected(branches) -> None:
+    from tastvg.config import config_from_dict
+
+    with pytest.raises(ValueError, match="model.branches"):
+        config_from_dict({"model": {"branches": branches}})
+
+
 def test_video_swin_relative_position_quirk() -> None:
     """Official slicing equals the recomputed index when only T shrinks, differs when h/w do."""
     torch.manual_seed(0)

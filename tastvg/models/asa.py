@@ -57,25 +57,33 @@ class SpatialActivation(nn.Module):
 
 
 class AttributeAwareSpatialActivation(nn.Module):
-    def __init__(self, d: int, heads: int, layers: int, app_num: int, mot_num: int) -> None:
+    """Both ASA branches (or one of them: ``branches``)."""
+
+    def __init__(self, d: int, heads: int, layers: int, app_num: int, mot_num: int,
+                 branches: tuple[str, ...] = ("appearance", "motion")) -> None:
         super().__init__()
-        self.appearance = SpatialActivation(d, heads, layers, app_num)
-        self.motion = SpatialActivation(d, heads, layers, mot_num)
+        if "appearance" in branches:
+            self.appearance = SpatialActivation(d, heads, layers, app_num)
+        if "motion" in branches:
+            self.motion = SpatialActivation(d, heads, layers, mot_num)
+        self.branches = tuple(branches)
 
     def forward(self, m2d: Tensor, m3d: Tensor, query: Tensor, token_pad: Tensor | None = None) -> dict[str, Tensor]:
         """``m2d``, ``m3d`` [B, T, N, d] (detached); ``query`` [B, d]; ``token_pad`` [B, N] (True =
         padded token, spatially padded batches only) -> per-frame maps and logits.
 
         Returns ``map_app``, ``map_mot`` [B, T, N] and ``frame_logits_app`` [B, T, APP_NUM],
-        ``frame_logits_mot`` [B, T, MOT_NUM].
+        ``frame_logits_mot`` [B, T, MOT_NUM] (the keys of the existing branches only).
         """
         b, t, n, d = m2d.shape
         q = query[:, None, None, :].expand(b, t, 1, d).reshape(b * t, 1, d)
         pad = None if token_pad is None else token_pad[:, None].expand(b, t, n).reshape(b * t, n)
-        map_a, log_a = self.appearance(m2d.reshape(b * t, n, d), q, pad)
-        map_m, log_m = self.motion(m3d.reshape(b * t, n, d), q, pad)
-        return {"map_app": map_a.view(b, t, n), "map_mot": map_m.view(b, t, n),
-                "frame_logits_app": log_a.view(b, t, -1), "frame_logits_mot": log_m.view(b, t, -1)}
+        out: dict[str, Tensor] = {}
+        for branch, tokens, key in (("appearance", m2d, "app"), ("motion", m3d, "mot")):
+            if branch in self.branches:
+                act, logits = getattr(self, branch)(tokens.reshape(b * t, n, d), q, pad)
+                out[f"map_{key}"], out[f"frame_logits_{key}"] = act.view(b, t, n), logits.view(b, t, -1)
+        return out
 
 
 def masked_frame_mean(x: Tensor, selected: Tensor) -> Tensor:

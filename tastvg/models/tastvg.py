@@ -46,8 +46,9 @@ class TASTVG(nn.Module):
         self.video_proj = nn.Conv2d(self.video_swin.out_channels, d, kernel_size=1)
         self.text = TextEncoder(cfg.text, d)
         self.encoder = MultimodalEncoder(d, m.heads, m.ffn, m.dropout, m.enc_layers, m.efficient_attention)
-        self.tts = TextGuidedTemporalSampling(d, m.bca_heads, m.bca_layers, m.tts_threshold, m.tts_appearance_weight)
-        self.asa = AttributeAwareSpatialActivation(d, m.bca_heads, m.bca_layers, m.app_num, m.mot_num)
+        self.tts = TextGuidedTemporalSampling(d, m.bca_heads, m.bca_layers, m.tts_threshold, m.tts_appearance_weight,
+                                              tuple(m.branches))
+        self.asa = AttributeAwareSpatialActivation(d, m.bca_heads, m.bca_layers, m.app_num, m.mot_num, tuple(m.branches))
         self.temporal_pos = TemporalSine(m.max_video_len + 1, d)
         # initial anchors from frames_cls: LN -> dropout -> Linear(d, 4) -> ReLU -> LN(4) (then sigmoid)
         self.anchor_head = nn.Sequential(nn.LayerNorm(d, eps=1e-12), nn.Dropout(m.dropout), nn.Linear(d, 4),
@@ -204,12 +205,13 @@ class TASTVG(nn.Module):
             count = cells.sum(dim=(1, 2)).clamp(min=1).unsqueeze(-1)
             return ((m2d * cells.unsqueeze(-1)).sum((1, 2)) / count, (m3d * cells.unsqueeze(-1)).sum((1, 2)) / count)
         pad = enc["vis_pad"]
-        if asa is None:  # use_asa = False: plain mean of the selected frames' tokens
-            ones = m2d.new_ones(m2d.shape[:3])
-            if pad is not None:
-                ones = ones * (~pad).to(ones.dtype)[:, None, :]
-            return pool_query(m2d, ones, selected, pad), pool_query(m3d, ones, selected, pad)
-        return pool_query(m2d, asa["map_app"], selected, pad), pool_query(m3d, asa["map_mot"], selected, pad)
+        # no ASA (use_asa = False) or no such ASA branch: plain mean of the selected frames' tokens
+        ones = m2d.new_ones(m2d.shape[:3])
+        if pad is not None:
+            ones = ones * (~pad).to(ones.dtype)[:, None, :]
+        asa = asa or {}
+        return (pool_query(m2d, asa.get("map_app", ones), selected, pad),
+                pool_query(m3d, asa.get("map_mot", ones), selected, pad))
 
     def decode(self, enc: dict[str, Any], q_s: Tensor, q_t: Tensor, frame_pad: Tensor) -> dict[str, Tensor]:
         """Both decoders and heads. Returns per-layer tensors, batch first."""
@@ -260,7 +262,7 @@ class TASTVG(nn.Module):
         asa = None
         if m.use_asa:
             asa = self.asa(enc["m2d"].detach(), enc["m3d"].detach(), text_mean[:, 0].detach(), enc["vis_pad"])
-            out["map_app"], out["map_mot"] = asa["map_app"], asa["map_mot"]
+            out.update({k: v for k, v in asa.items() if k.startswith("map_")})
         q_s, q_t = self.initial_queries(enc, asa, selected, targets)
         dec = self.decode(enc, q_s, q_t, frame_pad)
         if not self.training and m.two_pass and m.query_init == "target_aware":
@@ -268,9 +270,9 @@ class TASTVG(nn.Module):
             selected = fallback_to_valid(selected, frame_pad)
             q_s, q_t = self.initial_queries(enc, asa, selected, targets)
             dec = self.decode(enc, q_s, q_t, frame_pad)
-        if asa is not None:
-            out["logits_r_a"] = masked_frame_mean(asa["frame_logits_app"], selected)
-            out["logits_r_m"] = masked_frame_mean(asa["frame_logits_mot"], selected)
+        for key, logits in (("logits_r_a", "frame_logits_app"), ("logits_r_m", "frame_logits_mot")):
+            if asa is not None and logits in asa:
+                out[key] = masked_frame_mean(asa[logits], selected)
         out["selected"] = selected
         out["pred_boxes"] = dec["boxes"][-1]
         out["pred_sted"], out["pred_actioness"] = dec["sted"][-1], dec["actioness"][-1]

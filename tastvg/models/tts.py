@@ -35,10 +35,16 @@ class TemporalSampling(nn.Module):
 
 
 class TextGuidedTemporalSampling(nn.Module):
-    def __init__(self, d: int, heads: int, layers: int, threshold: float, appearance_weight: float) -> None:
+    """Both TTS branches (or one of them: ``branches``) and the frame selection."""
+
+    def __init__(self, d: int, heads: int, layers: int, threshold: float, appearance_weight: float,
+                 branches: tuple[str, ...] = ("appearance", "motion")) -> None:
         super().__init__()
-        self.appearance = TemporalSampling(d, heads, layers)
-        self.motion = TemporalSampling(d, heads, layers)
+        if "appearance" in branches:
+            self.appearance = TemporalSampling(d, heads, layers)
+        if "motion" in branches:
+            self.motion = TemporalSampling(d, heads, layers)
+        self.branches = tuple(branches)
         self.threshold = threshold
         self.appearance_weight = appearance_weight  # δ; 0.5 = official plain average
 
@@ -47,19 +53,24 @@ class TextGuidedTemporalSampling(nn.Module):
         """``m2d``, ``m3d`` [B, T, N, d]; ``text`` [B, L, d]; ``frame_pad`` [B, T] (True = padded);
         ``token_pad`` [B, N] (True = spatially padded token) or None.
 
-        Returns ``logits_f_a``, ``logits_f_m`` [B, T], ``att_sequences`` (relevance a_t) [B, T] and
-        ``selected`` [B, T] bool: ``a_t > θ`` among valid frames, all valid frames if none is.
+        Returns ``logits_f_a``, ``logits_f_m`` [B, T] (those of the existing branches),
+        ``att_sequences`` (relevance a_t) [B, T] and ``selected`` [B, T] bool: ``a_t > θ`` among
+        valid frames, all valid frames if none is. With one branch, a_t is that branch's σ(logit).
         """
-        logits_a = self.appearance(m2d, text, text_pad, token_pad)
-        logits_m = self.motion(m3d, text, text_pad, token_pad)
+        out: dict[str, Tensor] = {}
+        if "appearance" in self.branches:
+            out["logits_f_a"] = self.appearance(m2d, text, text_pad, token_pad)
+        if "motion" in self.branches:
+            out["logits_f_m"] = self.motion(m3d, text, text_pad, token_pad)
         delta = self.appearance_weight
-        if delta == 0.5:
-            score = (logits_m.sigmoid() + logits_a.sigmoid()) / 2  # official expression
+        if len(out) == 1:
+            score = next(iter(out.values())).sigmoid()
+        elif delta == 0.5:
+            score = (out["logits_f_m"].sigmoid() + out["logits_f_a"].sigmoid()) / 2  # official expression
         else:
-            score = delta * logits_a.sigmoid() + (1 - delta) * logits_m.sigmoid()
+            score = delta * out["logits_f_a"].sigmoid() + (1 - delta) * out["logits_f_m"].sigmoid()
         selected = (score > self.threshold) & ~frame_pad
-        return {"logits_f_a": logits_a, "logits_f_m": logits_m, "att_sequences": score,
-                "selected": fallback_to_valid(selected, frame_pad)}
+        return out | {"att_sequences": score, "selected": fallback_to_valid(selected, frame_pad)}
 
 
 def fallback_to_valid(selected: Tensor, frame_pad: Tensor) -> Tensor:
