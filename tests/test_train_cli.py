@@ -51,6 +51,32 @@ def test_train_resume_and_evaluate_the_checkpoint(tmp_path, capsys):
     assert (run / "predictions_test.json").exists()
 
 
+def test_init_mdetr_loads_before_training_and_fails_clearly(tmp_path, capsys):
+    import torch
+
+    from tastvg.models.tastvg import build_model
+
+    own = build_model("tiny").state_dict()
+    mdetr = {"transformer.encoder.layers.0.linear1.weight": torch.full_like(own["encoder.layers.0.linear1.weight"], 0.5),
+             "bbox_embed.layers.2.bias": torch.full_like(own["box_head.layers.2.bias"], 0.25)}
+    torch.save({"model": mdetr}, tmp_path / "mdetr.pth")
+    run = tmp_path / "run"
+    assert main(["train", "--config", "tiny", "--data-root", SYNTH, "--out", str(run), "--init-mdetr",
+                 str(tmp_path / "mdetr.pth"), *FAST, "train.max_steps=1"]) == 0
+    assert "initialised 2 tensors from MDETR" in capsys.readouterr().out
+    state = load_checkpoint(run / "last.pth")["model"]
+    for ours, theirs in (("box_head.layers.2.bias", "bbox_embed.layers.2.bias"),
+                         ("encoder.layers.0.linear1.weight", "transformer.encoder.layers.0.linear1.weight")):
+        assert torch.allclose(state[ours], mdetr[theirs], atol=5e-3), ours  # one AdamW step away
+    torch.save({"model": {"something.else": torch.zeros(2)}}, tmp_path / "foreign.pth")
+    (tmp_path / "corrupt.pth").write_bytes(b"not a checkpoint")
+    for name, message in (("missing.pth", "not a file"), ("foreign.pth", "no tensor maps"),
+                          ("corrupt.pth", "cannot read")):
+        with pytest.raises(SystemExit, match=message):
+            main(["train", "--config", "tiny", "--data-root", SYNTH, "--out", str(tmp_path / name),
+                  "--init-mdetr", str(tmp_path / name), *FAST, "train.max_steps=1"])
+
+
 def test_evaluate_needs_exactly_one_mode(tmp_path):
     with pytest.raises(SystemExit, match="either"):
         main(["evaluate"])

@@ -48,6 +48,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "synth/tiny: the repository's data_samples/tokenizer)")
     parser.add_argument("--out", type=Path, default=None, metavar="RUN_DIR",
                         help="run folder for checkpoints, logs and predictions (default: runs/PRESET-TIME)")
+    parser.add_argument("--init-mdetr", type=Path, default=None, metavar="PTH",
+                        help="initialise from MDETR's pre-training (pretrained_resnet101_checkpoint.pth, a local "
+                             "file) as the official training does: ResNet, RoBERTa, resizer, input_proj, encoder, "
+                             "box head and the matching spatial-decoder parts; ignored with --resume")
     parser.add_argument("--resume", action="store_true", help="continue from RUN_DIR/last.pth")
     parser.add_argument("--device", default="auto", help="auto (GPU if available), cpu, cuda")
     parser.add_argument("overrides", nargs="*", metavar="SECTION.FIELD=VALUE", help="config overrides")
@@ -135,6 +139,22 @@ def load_tokenizer(path: Path | None, preset: str):
     return AutoTokenizer.from_pretrained(str(path))
 
 
+def init_from_mdetr(model, path: Path) -> list[str]:
+    """Load the MDETR tensors that map onto ``model``; a clear exit if the file is missing or none map."""
+    from tastvg.models.pretrained import load_mdetr_weights
+
+    if not Path(path).is_file():
+        raise SystemExit(f"error: --init-mdetr {path} is not a file (MDETR's pretrained_resnet101_checkpoint.pth)")
+    try:
+        keys = load_mdetr_weights(model, path)
+    except Exception as err:  # a corrupt or foreign file
+        raise SystemExit(f"error: --init-mdetr {path}: cannot read it as a checkpoint ({err})") from None
+    if not keys:
+        raise SystemExit(f"error: --init-mdetr {path}: no tensor maps onto this model (is it an MDETR checkpoint "
+                         "of the same sizes as the config?)")
+    return keys
+
+
 def run(args: argparse.Namespace) -> int:
     import torch
 
@@ -163,9 +183,11 @@ def run(args: argparse.Namespace) -> int:
     train_set = build_dataset(dataset, args.data_root, "train", data_cfg, seed=train_cfg.seed)
     test_set = build_dataset(dataset, args.data_root, "test", data_cfg, seed=train_cfg.seed)
     model = build_model(cfg)
+    init_keys = init_from_mdetr(model, args.init_mdetr) if args.init_mdetr and resume_from is None else []
     task = GroundingTask(TASTVGLoss(cfg.loss, cfg.model), dist.device, split_test=data_cfg.split_test_clip)
     resolved = {"model": cfg.to_dict(), "data": data_cfg.to_dict(), "dataset": dataset,
                 "data_root": str(args.data_root), "tokenizer": str(args.tokenizer or ""),
+                "init_mdetr": str(args.init_mdetr or ""),
                 "train": {k: v for k, v in dataclasses.asdict(train_cfg).items() if k not in ("group_rules",)}}
     trainer = Trainer(model, task, train_set, test_set, Collator(tokenizer), train_cfg, run_dir, dist,
                       config_dict=resolved)
@@ -174,6 +196,8 @@ def run(args: argparse.Namespace) -> int:
         (Path(run_dir) / "config.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
         print(f"run folder: {run_dir}  ({len(train_set)} train / {len(test_set)} test samples, "
               f"{trainer.total_steps} optimiser steps, device {dist.device}, world size {dist.world_size})")
+        if init_keys:
+            print(f"initialised {len(init_keys)} tensors from MDETR ({args.init_mdetr})")
     if resume_from is not None:
         trainer.resume(resume_from)
         if dist.is_main:
