@@ -44,6 +44,7 @@ def test_presets_round_trip(tmp_path) -> None:
     with pytest.raises(ValueError, match=r"config\.model\.tts_threshold: expected float"):
         config_from_dict({"model": {"tts_threshold": "high"}})
     assert config_from_dict({"loss": {"sted": 10}}).loss.sted == 10.0
+    assert config_from_dict({"optim": {"lr_base": "2e-4"}}).optim.lr_base == 2e-4  # YAML 1.1 leaves "2e-4" a string
 
 
 @pytest.mark.parametrize("preset", ["tiny", "synth"])
@@ -172,3 +173,14 @@ def test_tiny_model_takes_the_shipped_tokenizer(monkeypatch: pytest.MonkeyPatch)
     with torch.no_grad():
         out = model(frames, pad, enc["input_ids"], enc["attention_mask"])
     assert torch.isfinite(out["pred_boxes"]).all()
+
+
+@pytest.mark.parametrize("depths, width", [([1, 1, 1, 1], 16), ([3, 4, 23, 3], 64)])
+def test_random_resnet_keeps_the_activation_scale(depths, width) -> None:
+    """With frozen identity batch norm, the from-scratch init must neither vanish nor explode."""
+    from tastvg.models.backbone2d import ResNetBody
+
+    torch.manual_seed(0)
+    with torch.no_grad():
+        out = ResNetBody(depths, width, 1e-5)(torch.randn(2, 3, 64, 64))
+    assert 0.3 < float(out.std()) < 3.0

@@ -78,6 +78,24 @@ class ResNetBody(nn.Module):
             blocks += [Bottleneck(in_ch, w, 1, eps) for _ in range(depth - 1)]
             self.add_module(f"layer{i + 1}", nn.Sequential(*blocks))
         self.out_channels = in_ch
+        self._init_from_scratch(sum(depths))
+
+    def _init_from_scratch(self, blocks: int) -> None:
+        """He-normal convs (fan-in, ReLU gain); each block's last conv further scaled by 1/sqrt(blocks).
+
+        Loaded weights replace this; it matters when the ResNet trains from scratch (the CPU presets).
+        With frozen batch norm at identity statistics nothing rescales a random ResNet: PyTorch's
+        default conv init shrinks the activations at every conv (``layer4`` std 0.01 for a unit-std
+        input at the ``synth`` sizes, 30x below the Video Swin tokens it is concatenated with, so
+        the appearance tokens carried almost nothing), and plain He init doubles the variance at
+        every residual block (2^33 for ResNet-101). Scaled residual branches keep it near 1.
+        """
+        for name, m in self.named_modules():
+            if isinstance(m, nn.Conv2d):
+                linear = name.endswith("downsample.0")  # no ReLU after the projection shortcut
+                nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="linear" if linear else "relu")
+                if name.endswith("conv3"):
+                    m.weight.data.mul_(blocks ** -0.5)
 
     def forward(self, x: Tensor) -> Tensor:
         x = F.relu(self.bn1(self.conv1(x)))
