@@ -205,8 +205,14 @@ def _build(cls: type, data: dict[str, Any], where: str) -> Any:
 
 
 def _check_type(value: Any, default: Any, where: str) -> Any:
-    """Values must have the type of the field's default (ints are accepted for floats; a ``None``
-    default takes a string or None)."""
+    """Values must have the type of the field's default (ints are accepted for floats, and so are
+    strings such as ``"2e-4"`` that YAML 1.1 leaves unparsed without a dot; a ``None`` default takes
+    a string or None)."""
+    if isinstance(default, float) and isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            pass
     if default is None:
         ok = value is None or isinstance(value, str)
     elif isinstance(default, bool):
