@@ -44,13 +44,15 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "asa_only": {"model.use_tts": False},
     "no_tts_no_asa": {"model.use_tts": False, "model.use_asa": False},
     "instance_activation": {"model.activation": "instance"},
-    "tts_appearance_only": {"model.tts_appearance_weight": 1.0},
-    "tts_motion_only": {"model.tts_appearance_weight": 0.0},
+    "appearance_branch_only": {"model.branches": ["appearance"]},
+    "motion_branch_only": {"model.branches": ["motion"]},
     "theta_0.3": {"model.tts_threshold": 0.3},
     "theta_0.5": {"model.tts_threshold": 0.5},
     "theta_0.9": {"model.tts_threshold": 0.9},
+    "delta_0": {"model.tts_appearance_weight": 0.0},
     "delta_0.25": {"model.tts_appearance_weight": 0.25},
     "delta_0.75": {"model.tts_appearance_weight": 0.75},
+    "delta_1": {"model.tts_appearance_weight": 1.0},
 }
 
 # grid -> variants, in display order. Grids share variants (the baseline is run once).
@@ -58,10 +60,17 @@ GRIDS: dict[str, list[str]] = {
     "queries": ["zero_queries", "baseline", "oracle_queries"],
     "tts_asa": ["no_tts_no_asa", "tts_only", "asa_only", "baseline"],
     "activation": ["instance_activation", "baseline"],
-    "branches": ["tts_appearance_only", "tts_motion_only", "baseline"],
+    "branches": ["appearance_branch_only", "motion_branch_only", "baseline"],
     "theta": ["theta_0.3", "theta_0.5", "baseline", "theta_0.9"],
-    "delta": ["tts_motion_only", "delta_0.25", "baseline", "delta_0.75", "tts_appearance_only"],
+    "delta": ["delta_0", "delta_0.25", "baseline", "delta_0.75", "delta_1"],
 }
+# Evaluated again after training, on the same EMA weights, with a TTS setting changed at test time
+# only (cheap: no retraining). Recorded in the run JSON under "test_time_sweeps".
+TEST_TIME_SWEEPS: dict[str, tuple[str, list[float]]] = {
+    "theta": ("threshold", [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]),
+    "delta": ("appearance_weight", [0.0, 0.25, 0.5, 0.75, 1.0]),
+}
+SWEEP_VARIANTS = ("baseline",)
 # the order in which a full run trains the grids: the paper's central claims first
 PRIORITY = ["queries", "tts_asa", "activation", "branches", "theta", "delta"]
 METRICS = ("m_tIoU", "m_vIoU", "vIoU@0.3", "vIoU@0.5")
@@ -222,6 +231,7 @@ def run_one(variant: str, seed: int, setup: Setup, out: Path, cache: Path,
                       config_dict={"model": cfg.to_dict()})
     result = trainer.fit()
     train_time = time.perf_counter() - start
+    sweeps = test_time_sweeps(trainer) if variant in SWEEP_VARIANTS else None
     keep_detail = seed in setup.detail_seeds
     analysis, detail = analyse(trainer.ema.module, test_set, collate, result["predictions"], task, keep_detail)
     record = {
@@ -230,7 +240,7 @@ def run_one(variant: str, seed: int, setup: Setup, out: Path, cache: Path,
         "data": json.loads((data_root / "stats.json").read_text()) | {"folder": data_root.name},
         "train": {"steps": trainer.step, "train_videos": len(train_set), "test_videos": len(test_set)},
         "metrics": {k: float(result[k]) for k in (*METRICS, "m_sIoU") if k in result},
-        "analysis": analysis, "wall_time_s": round(time.perf_counter() - start, 1),
+        "analysis": analysis, "test_time_sweeps": sweeps, "wall_time_s": round(time.perf_counter() - start, 1),
         "train_time_s": round(train_time, 1), "code_version": code_version(),
         "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
@@ -244,6 +254,28 @@ def run_one(variant: str, seed: int, setup: Setup, out: Path, cache: Path,
 
 
 # ------------------------------------------------------------------------------------ analysis
+def test_time_sweeps(trainer) -> dict[str, list[dict[str, float]]]:
+    """Metrics of the trained EMA model with θ / δ changed at test time only (:data:`TEST_TIME_SWEEPS`).
+
+    With ``two_pass`` the second decoder pass re-selects frames by actioness, so θ and δ act through
+    the first pass only; the trained value is restored afterwards.
+    """
+    tts = trainer.ema.module.tts
+    sweeps: dict[str, list[dict[str, float]]] = {}
+    for name, (attr, values) in TEST_TIME_SWEEPS.items():
+        trained = getattr(tts, attr)
+        rows = []
+        try:
+            for value in values:
+                setattr(tts, attr, value)
+                res = trainer.evaluate()
+                rows.append({"value": value, **{k: float(res[k]) for k in METRICS}})
+        finally:
+            setattr(tts, attr, trained)
+        sweeps[name] = rows
+    return sweeps
+
+
 def run_path(out: Path, variant: str, seed: int) -> Path:
     """``OUT/VARIANT/seedS.json`` (not under a ``runs/`` folder: the repository ignores those)."""
     return Path(out) / variant / f"seed{seed}.json"

@@ -97,3 +97,19 @@ def test_lock_files_let_parallel_workers_share_a_grid(tmp_path):
     lock.write_text("999999999")  # a worker that died: its lock is taken over
     assert ex._claim(tmp_path, "baseline", 0)
     assert ex._argv_without_jobs(["ablate", "--jobs", "2", "--seeds", "0"]) == ["--seeds", "0"]
+
+
+def test_baseline_run_records_test_time_sweeps(tmp_path):
+    import torch
+
+    torch.set_num_threads(1)
+    rec = ex.run_one("baseline", 0, TINY, tmp_path / "out", tmp_path / "cache")
+    sweeps = rec["test_time_sweeps"]
+    assert [r["value"] for r in sweeps["theta"]] == ex.TEST_TIME_SWEEPS["theta"][1]
+    assert [r["value"] for r in sweeps["delta"]] == ex.TEST_TIME_SWEEPS["delta"][1]
+    # the trained setting, evaluated again, gives exactly the run's metrics
+    trained = {"theta": rec["config"]["model"]["tts_threshold"], "delta": rec["config"]["model"]["tts_appearance_weight"]}
+    for name, value in trained.items():
+        row = next(r for r in sweeps[name] if r["value"] == value)
+        assert {k: row[k] for k in ex.METRICS} == {k: rec["metrics"][k] for k in ex.METRICS}, name
+    assert ex.run_one("zero_queries", 0, TINY, tmp_path / "out", tmp_path / "cache")["test_time_sweeps"] is None
