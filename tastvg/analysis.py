@@ -25,7 +25,8 @@ def analyse(model, test_set, collate, predictions: dict, task, keep_detail: bool
     """Where the trained model looks, on the test split (the paper's analysis figures, in numbers).
 
     - ``tts_in_span`` / ``tts_out_span``: mean TTS relevance a_t on ground-truth / other frames;
-    - ``asa_in_box``: share of the appearance activation map on the grid cells of the GT box;
+    - ``asa_in_box``: share of the appearance activation map on the grid cells of the GT box (the
+      motion map's in a variant without the appearance branch);
     - ``attn_in_box_first`` / ``attn_in_box_last``: share of the spatial decoder's cross-attention
       over visual tokens (first / last layer, final decoding pass, heads averaged) on the GT box's
       cells, on ground-truth frames; ``box_cells``: the share of cells the box covers (chance).

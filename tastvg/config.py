@@ -15,6 +15,7 @@ YAML file only lists what it changes. Unknown keys are an error that names the f
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -210,9 +211,11 @@ def _check_type(value: Any, default: Any, where: str) -> Any:
     a string or None)."""
     if isinstance(default, float) and isinstance(value, str):
         try:
-            value = float(value)
+            number = float(value)
         except ValueError:
-            pass
+            number = math.nan
+        if math.isfinite(number):
+            value = number
     if default is None:
         ok = value is None or isinstance(value, str)
     elif isinstance(default, bool):
@@ -243,6 +246,9 @@ def config_from_dict(data: dict[str, Any], where: str = "config") -> TASTVGConfi
     branches = cfg.model.branches
     if not branches or len(set(branches)) != len(branches) or not set(branches) <= set(BRANCHES):
         raise ValueError(f"{where}.model.branches: {branches} must be one or both of {list(BRANCHES)}, each once")
+    if len(branches) == 1 and cfg.model.tts_appearance_weight != 0.5:
+        raise ValueError(f"{where}.model.tts_appearance_weight: δ weights two TTS branches, but model.branches "
+                         f"is {branches}: leave δ at 0.5")
     return cfg
 
 

@@ -231,7 +231,7 @@ def run_one(variant: str, seed: int, setup: Setup, out: Path, cache: Path,
                       config_dict={"model": cfg.to_dict()})
     result = trainer.fit()
     train_time = time.perf_counter() - start
-    sweeps = test_time_sweeps(trainer) if variant in SWEEP_VARIANTS else None
+    sweeps = sweep_tts_at_test_time(trainer) if variant in SWEEP_VARIANTS else None
     keep_detail = seed in setup.detail_seeds
     analysis, detail = analyse(trainer.ema.module, test_set, collate, result["predictions"], task, keep_detail)
     record = {
@@ -254,7 +254,7 @@ def run_one(variant: str, seed: int, setup: Setup, out: Path, cache: Path,
 
 
 # ------------------------------------------------------------------------------------ analysis
-def test_time_sweeps(trainer) -> dict[str, list[dict[str, float]]]:
+def sweep_tts_at_test_time(trainer) -> dict[str, list[dict[str, float]]]:
     """Metrics of the trained EMA model with θ / δ changed at test time only (:data:`TEST_TIME_SWEEPS`).
 
     With ``two_pass`` the second decoder pass re-selects frames by actioness, so θ and δ act through
@@ -287,14 +287,19 @@ def detail_path(out: Path, variant: str, seed: int) -> Path:
 
 
 def is_finished(out: Path, variant: str, seed: int, setup: Setup) -> bool:
-    """A run is finished when its JSON exists and was made with the same setup."""
+    """A run is finished when its JSON exists and was made with the same setup and the same resolved
+    model config (a preset edited since, e.g. a new learning rate, makes it stale)."""
     path = run_path(out, variant, seed)
     if not path.is_file():
         return False
     try:
-        return json.loads(path.read_text()).get("setup_key") == setup.key()
+        rec = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError):
         return False
+    if rec.get("setup_key") != setup.key():
+        return False
+    overrides = VARIANTS[variant] if variant in VARIANTS else rec.get("overrides", {})
+    return rec.get("config") == resolve_variant(setup.preset, overrides).to_dict()
 
 
 def _claim(out: Path, variant: str, seed: int) -> bool:

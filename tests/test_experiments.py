@@ -67,6 +67,11 @@ def test_runner_writes_json_skips_finished_runs_and_summarises(tmp_path, monkeyp
     assert logs == ["skip zero_queries seed 0: finished", "skip oracle_queries seed 0: finished"]
     # a different setup does not count as finished
     assert not ex.is_finished(out, "zero_queries", 0, ex.Setup(preset="tiny", videos=7))
+    # nor does a run whose resolved config differs from what the preset gives now (an edited preset)
+    stale = json.loads(ex.run_path(out, "zero_queries", 0).read_text())
+    stale["config"]["optim"]["lr_base"] *= 2
+    ex.run_path(out, "zero_queries", 0).write_text(json.dumps(stale))
+    assert not ex.is_finished(out, "zero_queries", 0, TINY) and ex.is_finished(out, "oracle_queries", 0, TINY)
 
     df = ex.write_summary(out, TINY.key(), command="tastvg ablate --grids mini")
     mini = df[df["grid"] == "mini"]
@@ -97,6 +102,30 @@ def test_lock_files_let_parallel_workers_share_a_grid(tmp_path):
     lock.write_text("999999999")  # a worker that died: its lock is taken over
     assert ex._claim(tmp_path, "baseline", 0)
     assert ex._argv_without_jobs(["ablate", "--jobs", "2", "--seeds", "0"]) == ["--seeds", "0"]
+
+
+def test_sweep_sets_each_value_on_the_ema_model_and_restores_it():
+    class Tts:
+        threshold, appearance_weight = 0.7, 0.5
+
+    class FakeTrainer:  # evaluate() reports the TTS setting it was called with
+        def __init__(self):
+            self.ema = type("Ema", (), {"module": type("M", (), {"tts": Tts()})()})()
+            self.seen = []
+
+        def evaluate(self):
+            tts = self.ema.module.tts
+            self.seen.append((tts.threshold, tts.appearance_weight))
+            return {k: tts.threshold + tts.appearance_weight for k in ex.METRICS}
+
+    trainer = FakeTrainer()
+    sweeps = ex.sweep_tts_at_test_time(trainer)
+    thetas, deltas = ex.TEST_TIME_SWEEPS["theta"][1], ex.TEST_TIME_SWEEPS["delta"][1]
+    assert trainer.seen == [(t, 0.5) for t in thetas] + [(0.7, d) for d in deltas]
+    assert [r["m_vIoU"] for r in sweeps["theta"]] == [t + 0.5 for t in thetas]
+    assert [r["m_tIoU"] for r in sweeps["delta"]] == [0.7 + d for d in deltas]
+    tts = trainer.ema.module.tts
+    assert (tts.threshold, tts.appearance_weight) == (0.7, 0.5)  # restored
 
 
 def test_baseline_run_records_test_time_sweeps(tmp_path):

@@ -45,6 +45,8 @@ def test_presets_round_trip(tmp_path) -> None:
         config_from_dict({"model": {"tts_threshold": "high"}})
     assert config_from_dict({"loss": {"sted": 10}}).loss.sted == 10.0
     assert config_from_dict({"optim": {"lr_base": "2e-4"}}).optim.lr_base == 2e-4  # YAML 1.1 leaves "2e-4" a string
+    with pytest.raises(ValueError, match="tts_threshold: expected float"):
+        config_from_dict({"model": {"tts_threshold": "nan"}})
 
 
 @pytest.mark.parametrize("preset", ["tiny", "synth"])

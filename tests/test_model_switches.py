@@ -128,7 +128,8 @@ def test_one_branch_removes_its_modules_and_outputs(base, kept, gone) -> None:
     cfg.model.branches = [kept]
     m = TASTVG(cfg).eval()
     missing, unexpected = m.load_state_dict(model.state_dict(), strict=False)
-    assert not missing and unexpected and all(k.split(".")[1] == gone for k in unexpected)
+    assert not missing and all(k.split(".")[1] == gone for k in unexpected)
+    assert {k.split(".")[0] for k in unexpected} == {"tts", "asa"}  # gone from both modules
     out = run(m)
     k, g = kept[:3], gone[:3]
     # relevance = the kept branch's sigmoid, with the same logits as the two-branch model
@@ -147,12 +148,15 @@ def test_one_branch_removes_its_modules_and_outputs(base, kept, gone) -> None:
         assert f"logits_f_{gone[0]}" not in terms and torch.isfinite(terms["loss"])
 
 
-@pytest.mark.parametrize("branches", [[], ["appearance", "appearance"], ["colour"]])
-def test_bad_branches_are_rejected(branches) -> None:
+@pytest.mark.parametrize("model, field", [({"branches": []}, "model.branches"),
+                                          ({"branches": ["appearance", "appearance"]}, "model.branches"),
+                                          ({"branches": ["colour"]}, "model.branches"),
+                                          ({"branches": ["motion"], "tts_appearance_weight": 0.25}, "δ")])
+def test_bad_branches_are_rejected(model, field) -> None:
     from tastvg.config import config_from_dict
 
-    with pytest.raises(ValueError, match="model.branches"):
-        config_from_dict({"model": {"branches": branches}})
+    with pytest.raises(ValueError, match=field):
+        config_from_dict({"model": model})
 
 
 def test_video_swin_relative_position_quirk() -> None:

@@ -64,10 +64,14 @@ def test_init_mdetr_loads_before_training_and_fails_clearly(tmp_path, capsys):
     assert main(["train", "--config", "tiny", "--data-root", SYNTH, "--out", str(run), "--init-mdetr",
                  str(tmp_path / "mdetr.pth"), *FAST, "train.max_steps=1"]) == 0
     assert "initialised 2 tensors from MDETR" in capsys.readouterr().out
-    state = load_checkpoint(run / "last.pth")["model"]
+    state = load_checkpoint(run / "last.pth")
     for ours, theirs in (("box_head.layers.2.bias", "bbox_embed.layers.2.bias"),
                          ("encoder.layers.0.linear1.weight", "transformer.encoder.layers.0.linear1.weight")):
-        assert torch.allclose(state[ours], mdetr[theirs], atol=5e-3), ours  # one AdamW step away
+        assert torch.allclose(state["model"][ours], mdetr[theirs], atol=5e-3), ours  # one AdamW step away
+        assert torch.allclose(state["ema"]["module"][ours], mdetr[theirs], atol=5e-3), ours  # EMA started there too
+    assert main(["train", "--config", "tiny", "--data-root", SYNTH, "--out", str(run), "--resume", *FAST,
+                 "train.max_steps=2"]) == 0  # a resumed run still says where it started from
+    assert load_checkpoint(run / "last.pth")["config"]["init_mdetr"] == str(tmp_path / "mdetr.pth")
     torch.save({"model": {"something.else": torch.zeros(2)}}, tmp_path / "foreign.pth")
     (tmp_path / "corrupt.pth").write_bytes(b"not a checkpoint")
     for name, message in (("missing.pth", "not a file"), ("foreign.pth", "no tensor maps"),

@@ -16,6 +16,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from tastvg.config import BRANCHES
 from tastvg.models.bca import BCALayer, PredictionHead
 
 
@@ -60,7 +61,7 @@ class AttributeAwareSpatialActivation(nn.Module):
     """Both ASA branches (or one of them: ``branches``)."""
 
     def __init__(self, d: int, heads: int, layers: int, app_num: int, mot_num: int,
-                 branches: tuple[str, ...] = ("appearance", "motion")) -> None:
+                 branches: tuple[str, ...] = BRANCHES) -> None:
         super().__init__()
         if "appearance" in branches:
             self.appearance = SpatialActivation(d, heads, layers, app_num)

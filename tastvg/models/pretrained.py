@@ -46,7 +46,10 @@ def mdetr_to_ours(state: Mapping[str, Tensor], own: Mapping[str, Tensor]) -> dic
 
 def load_mdetr_weights(model: nn.Module, path: str | Path) -> list[str]:
     """Load ``path`` (MDETR ``pretrained_resnet101_checkpoint.pth``) into ``model``; returns the keys set."""
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    import argparse
+
+    with torch.serialization.safe_globals([argparse.Namespace]):  # MDETR stores its args as a Namespace
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
     state = ckpt.get("model", ckpt)
     own = model.state_dict()
     matched = mdetr_to_ours(state, own)

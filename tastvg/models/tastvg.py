@@ -75,7 +75,7 @@ class TASTVG(nn.Module):
         """Trainable parameters in the official optimiser groups (spec §5.1).
 
         ``vision``: ResNet body (trainable stages); ``text``: RoBERTa + resizer; ``temporal_decoder``;
-        ``tts_asa``: the four TTS/ASA branches; ``base``: everything else (input projections,
+        ``tts_asa``: the TTS/ASA branches; ``base``: everything else (input projections,
         encoder, spatial decoder, anchor and prediction heads). Video Swin is frozen and absent.
         """
         groups: dict[str, list[nn.Parameter]] = {k: [] for k in PARAM_GROUPS}
@@ -246,7 +246,9 @@ class TASTVG(nn.Module):
         ``logits_f_m`` / ``att_sequences`` [B, T] (TTS, first pass), ``logits_r_a`` [B, APP] /
         ``logits_r_m`` [B, MOT] and ``map_app`` / ``map_mot`` [B, T, N] (ASA), ``selected``
         [B, T] (frames whose tokens formed the queries), ``frame_pad``, ``feature_hw`` (h, w) and
-        ``feature_sizes`` (each video's own (h_i, w_i); tokens outside it are padding).
+        ``feature_sizes`` (each video's own (h_i, w_i); tokens outside it are padding). The TTS/ASA
+        keys of a module switched off (``use_tts``, ``use_asa``) or of a branch that
+        ``model.branches`` leaves out are absent.
         """
         m = self.cfg.model
         enc = self.encode(frames, frame_pad, text_ids, text_mask, image_pad)

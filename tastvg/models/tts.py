@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from tastvg.config import BRANCHES
 from tastvg.models.bca import BCALayer, PredictionHead
 
 
@@ -38,7 +39,7 @@ class TextGuidedTemporalSampling(nn.Module):
     """Both TTS branches (or one of them: ``branches``) and the frame selection."""
 
     def __init__(self, d: int, heads: int, layers: int, threshold: float, appearance_weight: float,
-                 branches: tuple[str, ...] = ("appearance", "motion")) -> None:
+                 branches: tuple[str, ...] = BRANCHES) -> None:
         super().__init__()
         if "appearance" in branches:
             self.appearance = TemporalSampling(d, heads, layers)

@@ -86,6 +86,9 @@ def resolve_run(args: argparse.Namespace):
     if not args.data_root.is_dir():
         raise SystemExit(f"error: --data-root {args.data_root} is not a folder (it needs annos/train.json, "
                          "annos/test.json and the videos; `tastvg synth --out DIR` makes one)")
+    init = getattr(args, "init_mdetr", None)
+    if init is not None and not Path(init).is_file():
+        raise SystemExit(f"error: --init-mdetr {init} is not a file (MDETR's pretrained_resnet101_checkpoint.pth)")
     try:
         cfg = resolve_config(args.config)
     except (ValueError, FileNotFoundError, KeyError) as err:
@@ -143,8 +146,6 @@ def init_from_mdetr(model, path: Path) -> list[str]:
     """Load the MDETR tensors that map onto ``model``; a clear exit if the file is missing or none map."""
     from tastvg.models.pretrained import load_mdetr_weights
 
-    if not Path(path).is_file():
-        raise SystemExit(f"error: --init-mdetr {path} is not a file (MDETR's pretrained_resnet101_checkpoint.pth)")
     try:
         keys = load_mdetr_weights(model, path)
     except Exception as err:  # a corrupt or foreign file
@@ -153,6 +154,15 @@ def init_from_mdetr(model, path: Path) -> list[str]:
         raise SystemExit(f"error: --init-mdetr {path}: no tensor maps onto this model (is it an MDETR checkpoint "
                          "of the same sizes as the config?)")
     return keys
+
+
+def initialised_from(run_dir: Path, init_mdetr: Path | None, resuming: bool) -> str:
+    """The MDETR file a run started from; a resumed run keeps what its config.yaml recorded."""
+    if resuming:
+        old = Path(run_dir) / "config.yaml"
+        if old.is_file():
+            return str((yaml.safe_load(old.read_text()) or {}).get("init_mdetr", ""))
+    return str(init_mdetr or "")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -187,7 +197,7 @@ def run(args: argparse.Namespace) -> int:
     task = GroundingTask(TASTVGLoss(cfg.loss, cfg.model), dist.device, split_test=data_cfg.split_test_clip)
     resolved = {"model": cfg.to_dict(), "data": data_cfg.to_dict(), "dataset": dataset,
                 "data_root": str(args.data_root), "tokenizer": str(args.tokenizer or ""),
-                "init_mdetr": str(args.init_mdetr or ""),
+                "init_mdetr": initialised_from(run_dir, args.init_mdetr, resume_from is not None),
                 "train": {k: v for k, v in dataclasses.asdict(train_cfg).items() if k not in ("group_rules",)}}
     trainer = Trainer(model, task, train_set, test_set, Collator(tokenizer), train_cfg, run_dir, dist,
                       config_dict=resolved)
