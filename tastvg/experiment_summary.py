@@ -9,6 +9,7 @@ import math
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
+from tastvg.experiment_grids import GRIDS, METRICS
 from tastvg.io import write_json_atomic
 
 
@@ -29,7 +30,6 @@ def summarize(records: list[dict[str, Any]], grids: Optional[Iterable[str]] = No
     with fewer than two finished variants are left out."""
     import pandas as pd
 
-    from tastvg.experiments import GRIDS, METRICS  # the grid definitions live with the runner
 
     by_variant: dict[str, list[dict[str, Any]]] = {}
     for r in records:
@@ -55,7 +55,6 @@ def summarize(records: list[dict[str, Any]], grids: Optional[Iterable[str]] = No
 
 def format_summary(df) -> str:
     """Markdown table with ``mean ± std`` cells."""
-    from tastvg.experiments import METRICS
 
     head = ["grid", "variant", "seeds", *METRICS, "min/run"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
