@@ -30,7 +30,6 @@ def summarize(records: list[dict[str, Any]], grids: Optional[Iterable[str]] = No
     with fewer than two finished variants are left out."""
     import pandas as pd
 
-
     by_variant: dict[str, list[dict[str, Any]]] = {}
     for r in records:
         by_variant.setdefault(r["variant"], []).append(r)
@@ -55,7 +54,6 @@ def summarize(records: list[dict[str, Any]], grids: Optional[Iterable[str]] = No
 
 def format_summary(df) -> str:
     """Markdown table with ``mean ± std`` cells."""
-
     head = ["grid", "variant", "seeds", *METRICS, "min/run"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for _, r in df.iterrows():
