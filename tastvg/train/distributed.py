@@ -69,6 +69,15 @@ def all_gather_objects(obj: Any) -> list[Any]:
     return out
 
 
+def any_rank(flag: bool, device: torch.device | None = None) -> bool:
+    """True on every rank if ``flag`` is True on any rank (``flag`` itself when not distributed)."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return bool(flag)
+    t = torch.tensor([1.0 if flag else 0.0], device=device or torch.device("cpu"))
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item() > 0)
+
+
 def all_reduce_mean(values: dict[str, float], device: torch.device) -> dict[str, float]:
     """The mean over ranks of each scalar (identity when not distributed)."""
     if not (dist.is_available() and dist.is_initialized()) or not values:

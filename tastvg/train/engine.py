@@ -13,6 +13,17 @@ so the same loop trains TA-STVG on SynthSTVG on a CPU, on one GPU in Colab, or o
 Per optimiser step: ``accum`` micro-batches under autocast (bf16, or fp16 with a gradient scaler,
 on GPU; fp32 on CPU) -> unscale -> clip the global gradient norm -> step -> set the learning rates
 for the next step (official order) -> EMA update -> log / evaluate (EMA weights) / checkpoint.
+
+What makes a run trustworthy on many GPUs:
+
+* the EMA is copied *after* DDP has broadcast rank 0's weights, so every rank holds the same EMA
+  and the sharded evaluation scores one model;
+* each rank's random states are saved and each rank gets its own back on resume;
+* a periodic checkpoint of step ``k`` is committed only once step ``k + 1`` has computed a finite
+  loss and gradient from its weights (see :mod:`tastvg.train.guards`), so "the last good
+  checkpoint" is good;
+* SIGINT/SIGTERM save ``last.pth`` at the current step and raise
+  :class:`~tastvg.train.interrupt.TrainingInterrupted` (see :mod:`tastvg.train.interrupt`).
 """
 
 from __future__ import annotations
@@ -30,8 +41,10 @@ from torch.utils.data import DataLoader, Dataset
 
 from tastvg.evaluation import evaluate
 from tastvg.train import checkpoint as ckpt
-from tastvg.train.distributed import DistInfo, all_gather_objects, all_reduce_mean, barrier
+from tastvg.train.distributed import DistInfo, all_gather_objects, all_reduce_mean, any_rank, barrier
 from tastvg.train.ema import ModelEMA, unwrap
+from tastvg.train.guards import NonFiniteLossError, check_gradients, check_loss, check_weights, describe_last_good
+from tastvg.train.interrupt import GracefulStop, TrainingInterrupted, ignore_stop_signals_in_worker
 from tastvg.train.logger import RunLogger, environment_info
 from tastvg.train.sampler import ResumableSampler
 from tastvg.train.schedule import GROUPS, apply_lr, build_optimizer, current_lrs, lr_factors
@@ -44,8 +57,22 @@ class Task(Protocol):
     def sample_ids(self, batch: Any) -> list[str]: ...
 
 
-class NonFiniteLossError(RuntimeError):
-    """The loss became NaN or infinite; nothing was written for this step."""
+__all__ = ["NonFiniteLossError", "Task", "TrainConfig", "Trainer", "TrainingInterrupted", "autocast_dtype"]
+
+
+@dataclass
+class Snapshot:
+    """The small parts of the training state at the end of an optimiser step.
+
+    A checkpoint due at step ``k`` is written during step ``k + 1`` (once its loss and gradient are
+    finite); weights, EMA, optimiser and scaler are unchanged until then, the rest is kept here.
+    """
+
+    step: int
+    sampler: dict[str, int]
+    rng: dict[str, Any]
+    buffers: dict[str, torch.Tensor]
+    best: dict[str, Any]
 
 
 @dataclass
@@ -95,14 +122,14 @@ class Trainer:
         self.run_dir = Path(run_dir)
         self.device = dist.device
         self.model = model.to(self.device)
-        self.ema = ModelEMA(self.model, cfg.ema_decay)
+        self.ddp = self.model
+        if dist.distributed:  # DDP broadcasts rank 0's parameters and buffers to every rank here
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.ddp = nn.parallel.DistributedDataParallel(self.model, device_ids=ids, find_unused_parameters=True)
+        self.ema = ModelEMA(self.model, cfg.ema_decay)  # after the broadcast: the same EMA on every rank
         self.optimizer = build_optimizer(self.model, cfg.group_rules, cfg.lrs, cfg.weight_decay)
         self.amp_dtype = autocast_dtype(cfg.amp, self.device)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
-        self.ddp = self.model
-        if dist.distributed:
-            ids = [self.device.index] if self.device.type == "cuda" else None
-            self.ddp = nn.parallel.DistributedDataParallel(self.model, device_ids=ids, find_unused_parameters=True)
         self.sampler = ResumableSampler(len(train_set), dist.world_size, dist.rank, cfg.seed,
                                         batch_size=cfg.batch_size * cfg.accum)
         self.steps_per_epoch = self.sampler.batches_per_epoch
@@ -112,37 +139,61 @@ class Trainer:
         self.total_steps = self.steps_per_epoch * cfg.epochs
         self.step = 0
         self.best: dict[str, Any] = {}
+        self.saved_step: int | None = None  # the step last.pth holds
+        self._pending: Snapshot | None = None  # a checkpoint waiting for the next step's finite loss
         self.logger = RunLogger(self.run_dir, enabled=dist.is_main)
         self.config_dict = dict(config_dict or {})
-        if dist.is_main:
+
+    def write_run_record(self) -> None:
+        """``environment.json`` and ``train_config.json`` (rank 0; called by ``fit`` after any resume)."""
+        if self.dist.is_main:
             self.logger.write_json("environment.json", environment_info())
-            self.logger.write_json("train_config.json", asdict(cfg))
+            self.logger.write_json("train_config.json", asdict(self.cfg))
 
     # ------------------------------------------------------------------ checkpoints
-    def state(self) -> dict[str, Any]:
+    def snapshot(self) -> Snapshot:
+        """The state that changes before the next optimiser step (call on every rank)."""
+        buffers = {k: v.detach().clone() for k, v in unwrap(self.model).named_buffers()}
+        return Snapshot(self.step, dict(self.sampler.state_dict()), ckpt.rng_state(), buffers, dict(self.best))
+
+    def state(self, snap: Snapshot | None = None) -> dict[str, Any]:
+        """The full checkpoint; gathers every rank's random states (a collective: call on every rank)."""
+        snap = snap or self.snapshot()
+        model = unwrap(self.model).state_dict()
+        model.update({k: v for k, v in snap.buffers.items() if k in model})
         return {
-            "format": ckpt.FORMAT, "step": self.step, "sampler": self.sampler.state_dict(),
-            "model": unwrap(self.model).state_dict(), "ema": self.ema.state_dict(),
+            "format": ckpt.FORMAT, "step": snap.step, "world_size": self.dist.world_size, "sampler": snap.sampler,
+            "model": model, "ema": self.ema.state_dict(),
             "optimizer": self.optimizer.state_dict(), "scaler": self.scaler.state_dict(),
-            "rng": ckpt.rng_state(), "config": self.config_dict, "best": self.best,
+            "rng": all_gather_objects(snap.rng), "config": self.config_dict, "best": snap.best,
         }
 
-    def save(self, name: str) -> None:
+    def save(self, name: str, snap: Snapshot | None = None) -> None:
+        """Write ``name`` (rank 0) from the current state or a snapshot (every rank must call this)."""
+        state = self.state(snap)
         if self.dist.is_main:
-            ckpt.atomic_torch_save(self.state(), self.run_dir / name)
+            ckpt.atomic_torch_save(state, self.run_dir / name)
+        if name == "last.pth":
+            self.saved_step = state["step"]
         barrier()
 
     def resume(self, path: str | Path) -> None:
-        """Continue exactly where the checkpoint stopped (weights, optimiser, data position, RNG)."""
+        """Continue exactly where the checkpoint stopped (weights, optimiser, data position, each
+        rank's RNG); drops the log rows written after that step by the interrupted run."""
         state = ckpt.load_checkpoint(path, map_location=self.device)
+        rng = ckpt.rank_rng_state(state, self.dist.rank, self.dist.world_size)
         unwrap(self.model).load_state_dict(state["model"])
         self.ema.load_state_dict(state["ema"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scaler.load_state_dict(state["scaler"])
         self.sampler.load_state_dict(state["sampler"])
-        self.step = state["step"]
+        self.step = self.saved_step = state["step"]
         self.best = state.get("best", {})
-        ckpt.set_rng_state(state["rng"])
+        self.logger.truncate(self.step)
+        ckpt.set_rng_state(rng)
+
+    def _last_good(self) -> str:
+        return describe_last_good(self.run_dir / "last.pth", self.saved_step)
 
     # ------------------------------------------------------------------ one optimiser step
     def autocast(self) -> contextlib.AbstractContextManager:
@@ -157,20 +208,23 @@ class Trainer:
             sync = i == len(micro_batches) - 1 or not self.dist.distributed
             with (contextlib.nullcontext() if sync else self.ddp.no_sync()), self.autocast():
                 loss, parts = self.task.loss(self.ddp, batch)
-                if not torch.isfinite(loss.detach()).all():
-                    raise NonFiniteLossError(
-                        f"loss is {loss.item()} at optimiser step {self.step + 1} (micro-batch {i}); samples "
-                        f"{self.task.sample_ids(batch)}; terms {parts}. Nothing was saved for this step; "
-                        f"the last good checkpoint is {self.run_dir / 'last.pth'}")
+            check_loss(loss, parts, self.step + 1, i, self.task.sample_ids(batch), self._last_good())
             self.scaler.scale(loss / len(micro_batches)).backward()
             for k, v in parts.items():
                 logs[k] = logs.get(k, 0.0) + float(v) / len(micro_batches)
+        ids = [s for batch in micro_batches for s in self.task.sample_ids(batch)]
         self.scaler.unscale_(self.optimizer)
         params = [p for p in self.model.parameters() if p.requires_grad]
         grad_norm = torch.nn.utils.clip_grad_norm_(params, self.cfg.clip_norm if self.cfg.clip_norm > 0 else math.inf)
+        if not self.scaler.is_enabled():  # an fp16 scaler skips non-finite steps by design
+            check_gradients(self.model, grad_norm, self.step + 1, ids, self._last_good())
+        if self._pending is not None:  # its weights have just given a finite loss and gradient
+            self.save("last.pth", self._pending)
+            self._pending = None
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)
+        check_weights(self.model, self.step + 1, ids, self._last_good())
         self.step += 1
         apply_lr(self.optimizer, lr_factors(self.cfg.schedule, self.step, self.total_steps, self.cfg.epochs,
                                             self.cfg.drop_epochs, self.cfg.warmup_fraction))
@@ -205,6 +259,16 @@ class Trainer:
 
     # ------------------------------------------------------------------ the loop
     def fit(self) -> dict[str, Any]:
+        """Train to the end of the schedule (or ``max_steps``), evaluate, save; see the module doc.
+
+        Raises :class:`TrainingInterrupted` after saving on SIGINT/SIGTERM, and
+        :class:`NonFiniteLossError` (without saving) when the loss, gradient or weights blow up.
+        """
+        self.write_run_record()
+        with GracefulStop() as stop:
+            return self._fit(stop)
+
+    def _fit(self, stop: GracefulStop) -> dict[str, Any]:
         cfg = self.cfg
         last_step = self.total_steps if cfg.max_steps <= 0 else min(cfg.max_steps, self.total_steps)
         if self.step == 0:
@@ -224,6 +288,7 @@ class Trainer:
             # run would see a different random stream than an uninterrupted one
             loader = DataLoader(self.train_set, batch_size=cfg.batch_size, sampler=self.sampler,
                                 collate_fn=self.collate, num_workers=cfg.num_workers, drop_last=True,
+                                worker_init_fn=ignore_stop_signals_in_worker if cfg.num_workers else None,
                                 generator=torch.Generator().manual_seed(cfg.seed + epoch))
             micro: list[Any] = []
             for batch in loader:
@@ -246,8 +311,12 @@ class Trainer:
                     clips, t0 = 0, time.perf_counter()
                 if cfg.eval_every and self.step % cfg.eval_every == 0 and self.step < last_step:
                     result = self._evaluate_and_keep_best()
-                if self.step % cfg.checkpoint_every == 0 or self.step == last_step:
+                if self.step == last_step:
                     self.save("last.pth")
+                elif self.step % cfg.checkpoint_every == 0:
+                    self._pending = self.snapshot()  # written by the next step, once its loss is finite
+                if any_rank(stop.requested, self.device):
+                    self._stop(stop, bar)
                 if self.step >= last_step:
                     break
         if bar is not None:
@@ -257,6 +326,15 @@ class Trainer:
         self.logger.close()
         return result
 
+    def _stop(self, stop: GracefulStop, bar: Any) -> None:
+        """Save ``last.pth`` at the current step and raise :class:`TrainingInterrupted` (every rank)."""
+        if bar is not None:
+            bar.close()
+        self._pending = None
+        self.save("last.pth")
+        self.logger.close()
+        raise TrainingInterrupted(stop.signum or 15, self.step, self.run_dir / "last.pth")
+
     def _evaluate_and_keep_best(self) -> dict[str, Any]:
         result = self.evaluate()
         if self.dist.is_main and result:
@@ -265,6 +343,8 @@ class Trainer:
             self.logger.write_json("predictions_last.json", result["predictions"])
             if scores["m_vIoU"] >= self.best.get("m_vIoU", -1.0):
                 self.best = {"step": self.step, **scores}
-                ckpt.atomic_torch_save(self.state(), self.run_dir / "best.pth")
+        state = self.state() if self.test_set is not None else None  # gathers RNG states: every rank
+        if self.dist.is_main and result and self.best.get("step") == self.step:
+            ckpt.atomic_torch_save(state, self.run_dir / "best.pth")
         barrier()
         return result

@@ -57,13 +57,30 @@ class RunLogger:
         if self.csv_path.exists():  # a resumed run keeps its history
             with open(self.csv_path, newline="") as f:
                 self._rows = list(csv.DictReader(f))
-        if tensorboard:
-            try:
-                from torch.utils.tensorboard import SummaryWriter
-            except ImportError:  # tensorboard not installed: the CSV is enough
-                SummaryWriter = None
-            if SummaryWriter is not None:
-                self._writer = SummaryWriter(str(self.run_dir / "tensorboard"))
+        self._tensorboard = tensorboard
+        self._open_tensorboard()
+
+    def _open_tensorboard(self, purge_step: int | None = None) -> None:
+        if not self._tensorboard:
+            return
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:  # tensorboard not installed: the CSV is enough
+            return
+        self._writer = SummaryWriter(str(self.run_dir / "tensorboard"), purge_step=purge_step)
+
+    def truncate(self, step: int) -> None:
+        """Forget what was logged after ``step`` (a resumed run repeats those steps): CSV rows go,
+        and TensorBoard's events from ``step + 1`` on are purged when the writer reopens."""
+        if not self.enabled:
+            return
+        kept = [row for row in self._rows if int(float(row["step"])) <= step]
+        if len(kept) != len(self._rows):
+            self._rows = kept
+            self._write_csv()
+        if self._writer is not None:
+            self._writer.close()
+            self._open_tensorboard(purge_step=step + 1)
 
     def log(self, step: int, values: Mapping[str, float], prefix: str = "") -> None:
         if not self.enabled:
@@ -93,3 +110,4 @@ class RunLogger:
     def close(self) -> None:
         if self._writer is not None:
             self._writer.close()
+            self._writer = None
