@@ -230,3 +230,13 @@ def test_shrink_for_smoke_keeps_what_the_user_passed(tmp_path, monkeypatch, caps
     assert "A 10 -> 1" in out and "kept as passed: B" in out
     with pytest.raises(KeyError, match="D"):
         book.shrink_for_smoke(ns, path, D=1)
+
+
+def test_pyproject_and_readme_name_no_other_address():
+    import tomllib
+
+    url = book.repository_url(ROOT / "_config.yml", env=False)
+    urls = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"]
+    assert urls["Homepage"] == url
+    found = set(re.findall(r"https://github\.com/[\w.-]+/[\w.-]+", (ROOT / "README.md").read_text()))
+    assert not {u for u in found if "HengLan" not in u} - {url}, "README names another project address"
