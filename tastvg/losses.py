@@ -1,4 +1,4 @@
-"""TA-STVG training losses (spec §4). No matching: frame t's query answers for frame t.
+"""TA-STVG training losses (official code: HengLan/TA-STVG @ 904ad0c). No matching: frame t's query answers for frame t.
 
 Targets (batched, B videos, T frames, padded frames are ignored everywhere)::
 

@@ -1,4 +1,4 @@
-"""From model outputs to tubes in the format of :func:`tastvg.evaluation.evaluate` (spec §5.6).
+"""From model outputs to tubes in the format of :func:`tastvg.evaluation.evaluate` (the official post-processing).
 
 For one forward pass (a "sub-clip") with sampled original frame ids ``frame_ids``:
 

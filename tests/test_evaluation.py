@@ -1,5 +1,5 @@
 """Hand-computed cases for tastvg.evaluation, plus a randomised check against a line-by-line
-numpy transcription of the official evaluator's algorithm (spec §7)."""
+numpy transcription of the official evaluator's algorithm (HengLan/TA-STVG @ 904ad0c)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Loss terms of spec §4 on hand-made cases."""
+"""Loss terms of the official training (HengLan/TA-STVG @ 904ad0c) on hand-made cases."""
 
 from __future__ import annotations
 

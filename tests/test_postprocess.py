@@ -1,4 +1,4 @@
-"""Post-processing (spec §5.6) on hand-made cases, and its output scored by the evaluator."""
+"""Post-processing (as in the official code, HengLan/TA-STVG @ 904ad0c) on hand-made cases, and its output scored by the evaluator."""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ from tastvg.config import Backbone2DConfig
 class FrozenBatchNorm2d(nn.Module):
     """Batch norm with fixed statistics and affine parameters, all four stored as buffers.
 
-    Computes ``x * (w * rsqrt(rv + eps)) + (b - rm * w * rsqrt(rv + eps))`` (spec §10.2).
+    Computes ``x * (w * rsqrt(rv + eps)) + (b - rm * w * rsqrt(rv + eps))`` (the operation order of the official frozen batch norm, kept for bit-level parity).
     """
 
     def __init__(self, channels: int, eps: float = 1e-5) -> None:

@@ -1,4 +1,4 @@
-"""Spatial (anchor-based, DAB-DETR style) and temporal decoders, one query per frame (spec §3).
+"""Spatial (anchor-based, DAB-DETR style) and temporal decoders, one query per frame (official code: HengLan/TA-STVG @ 904ad0c).
 
 Layout: queries are ``[T, B, d]`` (frames x videos). Self-attention runs across the T frame queries
 of a video (padded frames masked as keys); cross-attention runs per frame: the query of frame t
@@ -119,7 +119,7 @@ class SpatialDecoderLayer(nn.Module):
 
 class SpatialDecoder(nn.Module):
     """Anchor-conditioned decoder. Each layer predicts *absolute* boxes ``σ(box_head(q))`` from the
-    un-normalised state (no inverse-sigmoid residual, spec §3.3); the next layer's anchor is the
+    un-normalised state (no inverse-sigmoid residual, as in the official code); the next layer's anchor is the
     detached prediction."""
 
     def __init__(self, d: int, heads: int, ffn: int, dropout: float, layers: int) -> None:

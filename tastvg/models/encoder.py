@@ -1,7 +1,7 @@
 """Multimodal encoder: strictly intra-frame self-attention over [appearance; text; motion] tokens.
 
 For every frame t the sequence is ``X_t = [F2d_t (N) ; E (L) ; F3d_t (N)]``; frames are the batch
-dimension, so there is no interaction across frames here (spec §1.6). Six post-norm DETR layers
+dimension, so there is no interaction across frames here (as in the official code). Six post-norm DETR layers
 plus a final LayerNorm.
 """
 

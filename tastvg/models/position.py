@@ -23,7 +23,7 @@ def _interleave(x: Tensor, num_feats: int, temperature: float = 10000.0) -> Tens
 def sine_position_2d(h: int, w: int, d_model: int, n: int = 1, device: torch.device | None = None) -> Tensor:
     """DETR normalised 2D code of an unpadded ``h x w`` map -> ``[n, d_model, h, w]``, order (y, x).
 
-    Coordinates are ``cumsum / (last + 1e-6) * 2π`` of an all-valid mask (spec §10.3).
+    Coordinates are ``cumsum / (last + 1e-6) * 2π`` of an all-valid mask (the official sine embedding's normalisation).
     """
     num_feats = d_model // 2
     not_mask = torch.ones(1, h, w, device=device)

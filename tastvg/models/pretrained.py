@@ -1,4 +1,4 @@
-"""Initialisation from MDETR's ResNet-101 pre-training (spec §5.5), from a local file only.
+"""Initialisation from MDETR's ResNet-101 pre-training (as the official training does), from a local file only.
 
 The official training renames its keys to MDETR names and loads whatever matches, non-strictly:
 ResNet (incl. frozen-BN statistics), RoBERTa and the resizer, ``input_proj``, ``bbox_embed``, the

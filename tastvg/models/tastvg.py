@@ -29,7 +29,7 @@ from tastvg.models.text import TextEncoder
 from tastvg.models.tts import TextGuidedTemporalSampling, fallback_to_valid
 from tastvg.models.video_swin import VideoSwin
 
-# The official optimiser groups (spec §5.1) by parameter-name prefix; no match means "base".
+# The official optimiser groups by parameter-name prefix; no match means "base".
 PARAM_GROUPS = ("base", "vision", "text", "temporal_decoder", "tts_asa")
 PARAM_GROUP_PREFIXES = (("backbone2d.body.", "vision"), ("text.", "text"), ("temporal_decoder.", "temporal_decoder"),
                         ("tts.", "tts_asa"), ("asa.", "tts_asa"))
@@ -72,7 +72,7 @@ class TASTVG(nn.Module):
                     nn.init.xavier_uniform_(p)
 
     def param_groups(self) -> dict[str, list[nn.Parameter]]:
-        """Trainable parameters in the official optimiser groups (spec §5.1).
+        """Trainable parameters in the official optimiser groups.
 
         ``vision``: ResNet body (trainable stages); ``text``: RoBERTa + resizer; ``temporal_decoder``;
         ``tts_asa``: the TTS/ASA branches; ``base``: everything else (input projections,

@@ -1,5 +1,5 @@
 """Text-guided temporal sampling (TTS): score each frame's relevance to the sentence, keep the
-frames above θ (spec §2.2).
+frames above θ (TA-STVG paper, arXiv 2502.11168).
 
 Two branches with the same structure: appearance (on the 2D tokens ``M2d``) and motion (on the 3D
 tokens ``M3d``). Each pools every frame spatially to one query, lets the frame queries attend to
