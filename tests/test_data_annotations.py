@@ -1,12 +1,13 @@
-"""HC-STVG / VidSTG readers: normalisation and every malformed-record case (file, record, field named)."""
+"""HC-STVG reader (and the shared ground truth): normalisation, the official box and span rules, and every
+malformed-record case (file, record, field named). VidSTG: test_data_vidstg.py."""
 
-import copy
 import json
 import warnings
 
 import pytest
 
-from tastvg.data.annotations import AnnotationError, clean_vidstg_sentence, ground_truth, load_hcstvg, load_vidstg
+from tastvg.data.annotations import AnnotationError, ground_truth, load_hcstvg
+from tastvg.data.vidstg import load_vidstg
 
 HC = {"width": 100, "height": 50, "img_num": 40, "st_frame": 11, "caption": "The man turns left.",
       "bbox": [[10, 5, 20, 30], [12, 5, 20, 30], [14, 5, 20, 30]], "st_time": 5.0, "ed_time": 6.5,
@@ -71,14 +72,29 @@ def test_hcstvg_missing_field(tmp_path, field):
     assert field in err.field and "missing" in str(err)
 
 
-def test_hcstvg_box_count_vs_span(tmp_path):
-    err = hc_error(tmp_path, dict(HC, ed_frame=14))  # 4 frames, 3 boxes
-    assert err.field == "bbox" and "3 boxes" in str(err)
+def test_hcstvg_ed_frame_is_ignored_like_the_official_loader(tmp_path):
+    # official: the span is st_frame - 1 .. + len(bbox) - 1; ed_frame is never read (one warning)
+    with pytest.warns(UserWarning, match="1 record.*ed_frame"):
+        (r,) = load_hcstvg(write(tmp_path, {"v.mp4": dict(HC, ed_frame=14)}), tmp_path)  # 4 frames, 3 boxes
+    assert (r.t_start, r.t_end) == (10, 12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_hcstvg(write(tmp_path, {"v.mp4": dict(HC, ed_frame=13)}), tmp_path)  # consistent: silent
 
 
 def test_hcstvg_span_outside_video(tmp_path):
     assert hc_error(tmp_path, dict(HC, st_frame=39)).field == "st_frame"  # 38..40 but img_num 40
     assert hc_error(tmp_path, dict(HC, st_frame=0)).field == "st_frame"  # 1-based: 0 is invalid
+
+
+def test_hcstvg_gt_only_on_the_last_frame_is_rejected(tmp_path):
+    # img_num 40: candidates 0..38; st_frame 40 with one box is frame 39 only -> the official loader fails
+    err = hc_error(tmp_path, dict(HC, st_frame=40, bbox=[[10, 5, 20, 30]]))
+    assert err.field == "st_frame" and "last frame" in str(err) and "candidates 0..38" in str(err)
+    (r,) = load_hcstvg(write(tmp_path, {"v.mp4": dict(HC, st_frame=39, bbox=[[10, 5, 20, 30]] * 2)}), tmp_path)
+    assert (r.t_start, r.t_end) == (38, 39)  # frame 38 is a candidate: accepted
+    one = dict(HC, img_num=1, st_frame=1, bbox=[[10, 5, 20, 30]])  # a one-frame video has no candidate at all
+    assert hc_error(tmp_path, one).field == "st_frame"
 
 
 def test_hcstvg_negative_box_size(tmp_path):
@@ -91,16 +107,31 @@ def test_hcstvg_malformed_box(tmp_path):
     assert hc_error(tmp_path, dict(HC, bbox=[[10, 5, 20, "a"]] * 3)).field == "bbox[0]"
 
 
-def test_hcstvg_out_of_frame_box_clipped_with_warning(tmp_path):
-    rec = dict(HC, bbox=[[-5, 5, 20, 30], [90, 40, 20, 30], [14, 5, 20, 30]])
-    with pytest.warns(UserWarning, match="clipped 2 out-of-frame"):
+def test_hcstvg_negative_coordinates_are_kept_like_the_official_loader(tmp_path):
+    rec = dict(HC, bbox=[[-5, -3, 20, 30], [12, 5, 20, 30], [-30, 5, 20, 30]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning: nothing is changed
         (r,) = load_hcstvg(write(tmp_path, {"v.mp4": rec}), tmp_path)
-    assert r.boxes[0] == [0, 5, 15, 35] and r.boxes[1] == [90, 40, 100, 50]
+    assert r.boxes[0] == [-5, -3, 15, 27] and r.boxes[2] == [-30, 5, -10, 35]  # [x, y, x + w, y + h]
+    with pytest.warns(UserWarning, match="clipped 1 out-of-frame"):
+        (c,) = load_hcstvg(write(tmp_path, {"v.mp4": dict(rec, bbox=rec["bbox"][:2] + [HC["bbox"][2]])}),
+                           tmp_path, clip_negative=True)
+    assert c.boxes[0] == [0, 0, 15, 27]  # the old, non-official clipping on request
 
 
-def test_hcstvg_out_of_frame_box_error_without_clipping(tmp_path):
-    err = hc_error(tmp_path, dict(HC, bbox=[[-5, 5, 20, 30]] * 3), clip_boxes=False)
-    assert err.field == "bbox[0]" and "outside" in str(err)
+def test_hcstvg_box_past_the_far_edge_is_clipped_with_warning(tmp_path):
+    # official: x2, y2 = min(x + w, W), min(y + h, H), but an assertion rejects x + w > W: we clip and warn
+    rec = dict(HC, bbox=[[-5, 5, 20, 30], [90, 40, 20, 30], [14, 5, 20, 30]])
+    with pytest.warns(UserWarning, match="clipped 1 out-of-frame"):
+        (r,) = load_hcstvg(write(tmp_path, {"v.mp4": rec}), tmp_path)
+    assert r.boxes[0] == [-5, 5, 15, 35] and r.boxes[1] == [90, 40, 100, 50]
+
+
+def test_hcstvg_box_past_the_far_edge_is_an_error_without_clipping(tmp_path):
+    err = hc_error(tmp_path, dict(HC, bbox=[[85, 5, 20, 30]] * 3), clip_boxes=False)
+    assert err.field == "bbox[0]" and "sticks out" in str(err)
+    (r,) = load_hcstvg(write(tmp_path, {"v.mp4": dict(HC, bbox=[[-5, 5, 20, 30]] * 3)}), tmp_path, clip_boxes=False)
+    assert r.boxes[0] == [-5, 5, 15, 35]  # negative coordinates are fine either way
 
 
 def test_hcstvg_box_entirely_outside(tmp_path):
@@ -127,54 +158,6 @@ def test_not_json_and_not_a_dict(tmp_path):
         load_hcstvg(write(tmp_path, [HC]), tmp_path)
     with pytest.raises(FileNotFoundError):
         load_vidstg(tmp_path / "missing.json", tmp_path)
-
-
-def test_vidstg_normalised(tmp_path):
-    (r,) = load_vidstg(write(tmp_path, {"7": VS}), tmp_path / "videos")
-    assert (r.item_id, r.video_id, r.qtype) == ("7", "0000/123", "inter")
-    assert (r.t_start, r.t_end, r.segment) == (10, 12, (5, 45))
-    assert r.boxes == [[1, 2, 30, 40]] * 3
-    assert r.sentence == "what is next to the dog"  # cleaned, typo table applied
-    assert r.video_path == tmp_path / "videos" / "0000" / "123.mp4"
-
-
-def test_vidstg_sentence_cleaning():
-    assert clean_vidstg_sentence("A man, next_to 2 dogs!") == "a man next to dogs"
-    assert clean_vidstg_sentence("Who's   there?", typos={}) == "who s there"
-
-
-@pytest.mark.parametrize("field", ["vid", "width", "frame_count", "used_segment", "ori_temp_gt", "target_bboxs", "sentence"])
-def test_vidstg_missing_field(tmp_path, field):
-    rec = {k: v for k, v in VS.items() if k != field}
-    assert field in vs_error(tmp_path, rec).field
-
-
-def test_vidstg_box_count(tmp_path):
-    err = vs_error(tmp_path, dict(VS, target_bboxs=VS["target_bboxs"][:2]))
-    assert err.field == "target_bboxs" and "2 boxes" in str(err)
-
-
-def test_vidstg_span_outside_segment_or_video(tmp_path):
-    assert vs_error(tmp_path, dict(VS, ori_temp_gt={"begin_fid": 2, "end_fid": 4})).field == "ori_temp_gt"
-    assert vs_error(tmp_path, dict(VS, used_segment={"begin_fid": 60, "end_fid": 70})).field == "used_segment"
-    assert vs_error(tmp_path, dict(VS, ori_temp_gt={"begin_fid": 12, "end_fid": 10})).field == "ori_temp_gt"
-
-
-def test_vidstg_bad_boxes_and_sentence(tmp_path):
-    neg = copy.deepcopy(VS)
-    neg["target_bboxs"][1] = {"xmin": 30, "ymin": 2, "xmax": 1, "ymax": 40}
-    assert vs_error(tmp_path, neg).field == "target_bboxs[1]"
-    neg["target_bboxs"][1] = {"xmin": 30, "ymin": 2, "xmax": 1}
-    assert vs_error(tmp_path, neg).field == "target_bboxs[1].ymax"
-    assert vs_error(tmp_path, dict(VS, sentence={"description": ""})).field == "sentence.description"
-    assert vs_error(tmp_path, dict(VS, sentence={"description": "?! 42"})).field == "sentence.description"
-    assert vs_error(tmp_path, dict(VS, qtype="other")).field == "qtype"
-    out = copy.deepcopy(VS)
-    out["target_bboxs"][0] = {"xmin": 1, "ymin": 2, "xmax": 130, "ymax": 40}
-    assert vs_error(tmp_path, out, clip_boxes=False).field == "target_bboxs[0]"
-    with pytest.warns(UserWarning, match="clipped 1"):
-        (r,) = load_vidstg(write(tmp_path, {"7": out}), tmp_path)
-    assert r.boxes[0] == [1, 2, 100, 40]
 
 
 def test_ground_truth_format(tmp_path):

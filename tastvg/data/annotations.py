@@ -1,28 +1,31 @@
-"""HC-STVG (v1, v2) and VidSTG annotation files -> validated :class:`STVGRecord` lists (spec §6).
+"""HC-STVG (v1, v2) annotation files -> validated :class:`STVGRecord` lists, and the pieces every
+format shares (the record type, the error type, box checks, ground truth for the evaluator).
 
-Both formats become one normalised record: 0-based *inclusive* ground-truth span, one ``xyxy``
-pixel box per ground-truth frame, frame size and count, the sentence, and the TA-STVG fields
-``sub`` / ``adj_index_list`` / ``verb_index_list`` when the file has them.
+VidSTG lives in :mod:`tastvg.data.vidstg`. Both formats become one normalised record: 0-based
+*inclusive* ground-truth span, one ``xyxy`` pixel box per ground-truth frame, frame size, the
+sentence, and the TA-STVG fields ``sub`` / ``adj_index_list`` / ``verb_index_list`` when present.
 
-Validation is strict: a malformed record raises :class:`AnnotationError` naming the file, the
-record id and the field. One exception, as in the real HC-STVG v2 files (HC-STVG issue #18): a
-box that sticks out of the frame (negative or too large coordinates) is clipped to the frame and
-a single warning per file counts such boxes. A box with negative size, or nothing left inside
-the frame after clipping, is an error.
+HC-STVG follows the official loader (``datasets/hcstvg.py`` of HengLan/TA-STVG @ 904ad0c)::
+
+    span     st_frame - 1 .. st_frame - 1 + len(bbox) - 1      (st_frame is 1-based; ed_frame unused)
+    box      [x, y, w, h] -> [x, y, min(x + w, W), min(y + h, H)]  (negative x, y are kept)
+
+A record the official construction fails on is an :class:`AnnotationError` naming file, record and
+field: a span that leaves the video, or a ground truth that covers only the video's last frame
+(the sampler never uses it). Deliberate deviation: a box sticking out past the right or bottom
+edge fails the official construction (an assertion); here it is clipped to the frame with one
+warning per file (the real v2 files have such boxes, HC-STVG issue #18); ``clip_boxes=False``
+raises instead. ``clip_negative=True`` also clips negative coordinates to 0 (not official).
 """
 
 from __future__ import annotations
 
+import importlib
 import json
-import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional
-
-# A few typo fixes in the spirit of the official VidSTG table (datasets/words.py, 168 entries, not
-# reproduced). Pass your own table to load_vidstg(typos=...).
-VIDSTG_TYPOS: dict[str, str] = {"next_to": "next to", "infront": "in front", "grey": "gray", "colour": "color"}
 
 
 class AnnotationError(ValueError):
@@ -39,7 +42,12 @@ class STVGRecord:
 
     ``boxes`` holds one ``[x1, y1, x2, y2]`` pixel box per frame ``t_start .. t_end`` (inclusive),
     so ``len(boxes) == t_end - t_start + 1``. ``segment`` is the inclusive range of frames the
-    sampler may use (HC-STVG: the whole video; VidSTG: ``used_segment``).
+    sampler may use (HC-STVG: the whole video; VidSTG: ``used_segment``). For VidSTG the span may
+    start before the segment (the official loader keeps ``ori_temp_gt.begin_fid`` unclipped).
+
+    ``frame_count`` is the video's length when ``exact_frame_count`` (HC-STVG ``img_num``); for
+    VidSTG, whose files do not store it, it is the least length the record needs
+    (``used_segment.end_fid + 1``).
     """
 
     item_id: str  # unique key: HC-STVG video file name, VidSTG sentence-pair id
@@ -60,6 +68,7 @@ class STVGRecord:
     mot_ids: Optional[list[int]] = None
     source: str = ""  # annotation file, for error messages
     extra: dict[str, Any] = field(default_factory=dict)
+    exact_frame_count: bool = True
 
     def box_at(self, frame_id: int) -> list[float]:
         return self.boxes[frame_id - self.t_start]
@@ -88,31 +97,43 @@ def _sentence(value: Any, file: Path, rid: str, name: str) -> str:
     return value.strip()
 
 
-class _BoxChecker:
-    """Checks and clips xyxy boxes; counts clipped boxes for one warning per file."""
+class BoxChecker:
+    """Checks ``xyxy`` boxes of one file and applies the box policy; one warning per file.
 
-    def __init__(self, file: Path, clip: bool) -> None:
-        self.file, self.clip, self.clipped, self.examples = file, clip, 0, []
+    Args:
+        clip_far: a box past the right/bottom edge is clipped there with a warning (True), is an
+            error (False), or is kept as given (None, VidSTG: the official loader never checks).
+        clip_negative: clip negative ``x1``/``y1`` to 0 (not official; both loaders keep them).
+    """
+
+    def __init__(self, file: Path, clip_far: Optional[bool] = True, clip_negative: bool = False) -> None:
+        self.file, self.clip_far, self.clip_negative = file, clip_far, clip_negative
+        self.clipped, self.examples = 0, []
 
     def __call__(self, box: Iterable[Any], rid: str, name: str, width: int, height: int) -> list[float]:
         try:
             x1, y1, x2, y2 = (float(v) for v in box)
         except (TypeError, ValueError):
             raise AnnotationError(self.file, rid, name, f"expected four numbers, got {box!r}") from None
-        if not all(v == v and abs(v) != float("inf") for v in (x1, y1, x2, y2)):
+        raw = [x1, y1, x2, y2]
+        if not all(v == v and abs(v) != float("inf") for v in raw):
             raise AnnotationError(self.file, rid, name, f"non-finite coordinate in {box!r}")
         if x2 < x1 or y2 < y1:
-            raise AnnotationError(self.file, rid, name, f"negative box size: {[x1, y1, x2, y2]}")
-        c = [min(max(x1, 0.0), width), min(max(y1, 0.0), height), min(max(x2, 0.0), width), min(max(y2, 0.0), height)]
-        if c != [x1, y1, x2, y2]:
-            if not self.clip:
-                raise AnnotationError(self.file, rid, name, f"box {[x1, y1, x2, y2]} is outside the {width}x{height} frame")
-            if c[2] <= c[0] or c[3] <= c[1]:
-                raise AnnotationError(self.file, rid, name, f"box {[x1, y1, x2, y2]} lies entirely outside the {width}x{height} frame")
+            raise AnnotationError(self.file, rid, name, f"negative box size: {raw}")
+        out = list(raw)
+        if self.clip_negative:
+            out = [max(out[0], 0.0), max(out[1], 0.0), max(out[2], 0.0), max(out[3], 0.0)]
+        if self.clip_far is not None and (out[2] > width or out[3] > height):
+            if not self.clip_far:
+                raise AnnotationError(self.file, rid, name, f"box {raw} sticks out of the {width}x{height} frame")
+            out = [out[0], out[1], min(out[2], width), min(out[3], height)]
+        if out != raw:
+            if out[2] <= out[0] or out[3] <= out[1]:
+                raise AnnotationError(self.file, rid, name, f"box {raw} lies entirely outside the {width}x{height} frame")
             self.clipped += 1
             if len(self.examples) < 3:
                 self.examples.append(f"{rid}:{name}")
-        return c
+        return out
 
     def report(self) -> None:
         if self.clipped:
@@ -120,7 +141,8 @@ class _BoxChecker:
                           f"(e.g. {', '.join(self.examples)})", stacklevel=3)
 
 
-def _attributes(rec: Mapping[str, Any], file: Path, rid: str) -> tuple[Optional[str], Optional[list[int]], Optional[list[int]]]:
+def attributes(rec: Mapping[str, Any], file: Path, rid: str) -> tuple[Optional[str], Optional[list[int]], Optional[list[int]]]:
+    """The TA-STVG fields ``sub``, ``adj_index_list``, ``verb_index_list`` (None when absent)."""
     sub = rec.get("sub")
     if sub is not None and not isinstance(sub, str):
         raise AnnotationError(file, rid, "sub", f"expected a string, got {sub!r}")
@@ -135,7 +157,8 @@ def _attributes(rec: Mapping[str, Any], file: Path, rid: str) -> tuple[Optional[
     return sub, lists[0], lists[1]
 
 
-def _load_json(path: Path) -> dict[str, Any]:
+def load_json(path: Path) -> dict[str, Any]:
+    """An annotation file that must hold a JSON object keyed by record id."""
     if not path.is_file():
         raise FileNotFoundError(f"annotation file not found: {path}")
     with open(path) as fh:
@@ -149,147 +172,86 @@ def _load_json(path: Path) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------------------------
-def parse_hcstvg_record(rid: str, rec: Mapping[str, Any], file: Path, video_dir: Path, check: _BoxChecker) -> STVGRecord:
-    """One HC-STVG entry (v1 field names, or v2's ``img_size`` [h, w] / ``English``)."""
-    if not isinstance(rec, Mapping):
-        raise AnnotationError(file, rid, "-", f"expected an object, got {type(rec).__name__}")
+def _hcstvg_size(rec: Mapping[str, Any], file: Path, rid: str) -> tuple[int, int]:
+    """``(width, height)`` from v1's ``width``/``height`` or v2's ``img_size = [h, w]``."""
     if "width" in rec or "height" in rec or "img_size" not in rec:
         width = _int(_need(rec, "width", file, rid), file, rid, "width", 1)
         height = _int(_need(rec, "height", file, rid), file, rid, "height", 1)
-    else:
-        size = rec["img_size"]
-        if not isinstance(size, (list, tuple)) or len(size) != 2:
-            raise AnnotationError(file, rid, "img_size", f"expected [height, width], got {size!r}")
-        height, width = (_int(v, file, rid, "img_size", 1) for v in size)
-    n = _int(_need(rec, "img_num", file, rid), file, rid, "img_num", 1)
+        return width, height
+    size = rec["img_size"]
+    if not isinstance(size, (list, tuple)) or len(size) != 2:
+        raise AnnotationError(file, rid, "img_size", f"expected [height, width], got {size!r}")
+    height, width = (_int(v, file, rid, "img_size", 1) for v in size)
+    return width, height
+
+
+def _hcstvg_span(rec: Mapping[str, Any], n: int, n_boxes: int, file: Path, rid: str) -> tuple[int, int]:
+    """0-based inclusive span; the records the official construction fails on are errors."""
     st = _int(_need(rec, "st_frame", file, rid), file, rid, "st_frame", 1)  # 1-based
+    t_start, t_end = st - 1, st - 1 + n_boxes - 1
+    if t_end > n - 1:
+        raise AnnotationError(file, rid, "st_frame", f"span {t_start}..{t_end} (0-based, {n_boxes} boxes) "
+                              f"ends after the last frame {n - 1} (img_num={n})")
+    if t_start > n - 2:
+        raise AnnotationError(file, rid, "st_frame", f"the ground truth covers only frame {t_start}, the video's "
+                              f"last frame, which the sampler never uses (candidates 0..{n - 2}); the official "
+                              "loader fails on this record")
+    return t_start, t_end
+
+
+def parse_hcstvg_record(rid: str, rec: Mapping[str, Any], file: Path, video_dir: Path, check: BoxChecker) -> STVGRecord:
+    """One HC-STVG entry (v1 field names, or v2's ``img_size`` [h, w] / ``English``)."""
+    if not isinstance(rec, Mapping):
+        raise AnnotationError(file, rid, "-", f"expected an object, got {type(rec).__name__}")
+    width, height = _hcstvg_size(rec, file, rid)
+    n = _int(_need(rec, "img_num", file, rid), file, rid, "img_num", 1)
     raw = _need(rec, "bbox", file, rid)
     if not isinstance(raw, list) or not raw:
         raise AnnotationError(file, rid, "bbox", "expected a non-empty list of [x, y, w, h]")
-    t_start, t_end = st - 1, st - 1 + len(raw) - 1
-    if "ed_frame" in rec:
-        ed = _int(rec["ed_frame"], file, rid, "ed_frame", 1)
-        if ed - st + 1 != len(raw):
-            raise AnnotationError(file, rid, "bbox", f"{len(raw)} boxes for the span st_frame={st}..ed_frame={ed} "
-                                  f"({ed - st + 1} frames)")
-    if t_end > n - 1:
-        raise AnnotationError(file, rid, "st_frame", f"span {t_start}..{t_end} (0-based, {len(raw)} boxes) "
-                              f"ends after the last frame {n - 1} (img_num={n})")
+    t_start, t_end = _hcstvg_span(rec, n, len(raw), file, rid)
     boxes = []
     for i, b in enumerate(raw):
-        if not isinstance(b, (list, tuple)) or len(b) != 4:
-            raise AnnotationError(file, rid, f"bbox[{i}]", f"expected [x, y, w, h], got {b!r}")
+        if not isinstance(b, (list, tuple)) or len(b) != 4 or \
+                not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in b):
+            raise AnnotationError(file, rid, f"bbox[{i}]", f"expected [x, y, w, h] (four numbers), got {b!r}")
         x, y, w, h = b
-        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in b):
-            raise AnnotationError(file, rid, f"bbox[{i}]", f"expected four numbers, got {b!r}")
         boxes.append(check([x, y, x + w, y + h], rid, f"bbox[{i}]", width, height))
     sentence = _sentence(_need(rec, ("caption", "English"), file, rid), file, rid, "caption").lower()
-    sub, app, mot = _attributes(rec, file, rid)
+    sub, app, mot = attributes(rec, file, rid)
+    ed = rec.get("ed_frame")
+    extra = {"ed_frame_mismatch": True} if isinstance(ed, int) and ed != t_end + 1 else {}
     return STVGRecord(item_id=rid, video_id=rid, video_path=video_dir / rid, sentence=sentence,
                       t_start=t_start, t_end=t_end, boxes=boxes, width=width, height=height, frame_count=n,
                       segment=(0, n - 1), fps=None, qtype=None, subject=sub, app_ids=app, mot_ids=mot,
-                      source=str(file))
+                      source=str(file), extra=extra)
 
 
 def load_hcstvg(anno_file: str | Path, video_dir: str | Path, clip_boxes: bool = True,
-                removed: Iterable[str] = ()) -> list[STVGRecord]:
+                removed: Iterable[str] = (), clip_negative: bool = False) -> list[STVGRecord]:
     """Read ``annos/{train,test}.json`` of HC-STVG v1 or v2; records sorted by video name.
 
     Args:
-        anno_file: a dict keyed by video file name (spec §6.2).
+        anno_file: a dict keyed by video file name (v1 or v2 field names).
         video_dir: folder of the videos (``v1_video`` / ``v2_video``).
-        clip_boxes: clip out-of-frame boxes with a warning (True) or raise (False).
+        clip_boxes: clip boxes past the right/bottom edge with a warning (True) or raise (False).
         removed: video names to drop (the official loader hard-removes two broken v1 videos).
+        clip_negative: also clip negative coordinates to 0 (not official).
     """
     file = Path(anno_file)
-    return hcstvg_records(_load_json(file), file, video_dir, clip_boxes, removed)
+    return hcstvg_records(load_json(file), file, video_dir, clip_boxes, removed, clip_negative)
 
 
 def hcstvg_records(data: Mapping[str, Any], source: str | Path, video_dir: str | Path, clip_boxes: bool = True,
-                   removed: Iterable[str] = ()) -> list[STVGRecord]:
+                   removed: Iterable[str] = (), clip_negative: bool = False) -> list[STVGRecord]:
     """HC-STVG records from an already loaded dict (``source`` names it in errors)."""
     file, drop = Path(source), set(removed)
-    check = _BoxChecker(file, clip_boxes)
+    check = BoxChecker(file, clip_boxes, clip_negative)
     records = [parse_hcstvg_record(str(k), data[k], file, Path(video_dir), check) for k in sorted(data) if k not in drop]
     check.report()
-    return records
-
-
-# ----------------------------------------------------------------------------------------------
-def clean_vidstg_sentence(text: str, typos: Mapping[str, str] = VIDSTG_TYPOS) -> str:
-    """Official VidSTG cleaning: lower-case, split on non-word characters, drop tokens without a
-    letter, replace typos, join with single spaces. ``"A man, next_to 2 dogs!"`` -> ``"a man next to dogs"``."""
-    tokens = [t for t in re.split(r"\W+", text.lower()) if re.search(r"[a-z]", t)]
-    return " ".join(typos.get(t, t) for t in tokens)
-
-
-def _fid_pair(rec: Mapping[str, Any], key: str, file: Path, rid: str) -> tuple[int, int]:
-    seg = _need(rec, key, file, rid)
-    if not isinstance(seg, Mapping):
-        raise AnnotationError(file, rid, key, f"expected {{begin_fid, end_fid}}, got {seg!r}")
-    b = _int(_need(seg, "begin_fid", file, rid), file, rid, f"{key}.begin_fid")
-    e = _int(_need(seg, "end_fid", file, rid), file, rid, f"{key}.end_fid")
-    if e < b:
-        raise AnnotationError(file, rid, key, f"end_fid {e} < begin_fid {b}")
-    return b, e
-
-
-def parse_vidstg_record(rid: str, rec: Mapping[str, Any], file: Path, video_dir: Path, check: _BoxChecker,
-                        typos: Mapping[str, str]) -> STVGRecord:
-    if not isinstance(rec, Mapping):
-        raise AnnotationError(file, rid, "-", f"expected an object, got {type(rec).__name__}")
-    vid = _need(rec, "vid", file, rid)
-    if not isinstance(vid, str) or not vid:
-        raise AnnotationError(file, rid, "vid", f"expected a video id, got {vid!r}")
-    width = _int(_need(rec, "width", file, rid), file, rid, "width", 1)
-    height = _int(_need(rec, "height", file, rid), file, rid, "height", 1)
-    n = _int(_need(rec, "frame_count", file, rid), file, rid, "frame_count", 1)
-    seg_b, seg_e = _fid_pair(rec, "used_segment", file, rid)
-    seg_e = min(seg_e, n - 1)
-    if seg_b > seg_e:
-        raise AnnotationError(file, rid, "used_segment", f"starts at {seg_b}, after the last frame {n - 1}")
-    gt_b, gt_e = _fid_pair(rec, "ori_temp_gt", file, rid)
-    gt_e = min(gt_e, seg_e)
-    if not seg_b <= gt_b <= gt_e:
-        raise AnnotationError(file, rid, "ori_temp_gt", f"span {gt_b}..{gt_e} is outside the used segment {seg_b}..{seg_e}")
-    raw = _need(rec, "target_bboxs", file, rid)
-    if not isinstance(raw, list) or len(raw) != gt_e - gt_b + 1:
-        got = len(raw) if isinstance(raw, list) else repr(raw)
-        raise AnnotationError(file, rid, "target_bboxs", f"{got} boxes for the {gt_e - gt_b + 1}-frame span {gt_b}..{gt_e}")
-    boxes = []
-    for i, b in enumerate(raw):
-        if not isinstance(b, Mapping):
-            raise AnnotationError(file, rid, f"target_bboxs[{i}]", f"expected {{xmin, ymin, xmax, ymax}}, got {b!r}")
-        missing = [k for k in ("xmin", "ymin", "xmax", "ymax") if k not in b]
-        if missing:
-            raise AnnotationError(file, rid, f"target_bboxs[{i}].{missing[0]}", "missing")
-        coords = [b[k] for k in ("xmin", "ymin", "xmax", "ymax")]
-        boxes.append(check(coords, rid, f"target_bboxs[{i}]", width, height))
-    sent = _need(rec, "sentence", file, rid)
-    desc = sent.get("description") if isinstance(sent, Mapping) else sent
-    sentence = clean_vidstg_sentence(_sentence(desc, file, rid, "sentence.description"), typos)
-    if not sentence:
-        raise AnnotationError(file, rid, "sentence.description", f"no word left after cleaning {desc!r}")
-    qtype = rec.get("qtype", "declar")
-    if qtype not in ("declar", "inter"):
-        raise AnnotationError(file, rid, "qtype", f"expected 'declar' or 'inter', got {qtype!r}")
-    fps = rec.get("fps")
-    sub, app, mot = _attributes(rec, file, rid)
-    return STVGRecord(item_id=rid, video_id=vid, video_path=video_dir / f"{vid}.mp4", sentence=sentence,
-                      t_start=gt_b, t_end=gt_e, boxes=boxes, width=width, height=height, frame_count=n,
-                      segment=(seg_b, seg_e), fps=float(fps) if isinstance(fps, (int, float)) else None,
-                      qtype=qtype, subject=sub, app_ids=app, mot_ids=mot, source=str(file),
-                      extra={"target_category": rec.get("target_category")})
-
-
-def load_vidstg(anno_file: str | Path, video_dir: str | Path, clip_boxes: bool = True,
-                typos: Mapping[str, str] = VIDSTG_TYPOS) -> list[STVGRecord]:
-    """Read VidSTG ``annos/{split}.json`` (dict keyed by sentence-pair id, spec §6.3)."""
-    file = Path(anno_file)
-    data, check = _load_json(file), _BoxChecker(file, clip_boxes)
-    keys = sorted(data, key=lambda k: (len(k), k))
-    records = [parse_vidstg_record(str(k), data[k], file, Path(video_dir), check, typos) for k in keys]
-    check.report()
+    odd = [r.item_id for r in records if r.extra.get("ed_frame_mismatch")]
+    if odd:
+        warnings.warn(f"{file}: {len(odd)} record(s) whose ed_frame is not st_frame + len(bbox) - 1 (e.g. {odd[0]}); "
+                      "the span follows the boxes, as in the official loader", stacklevel=2)
     return records
 
 
@@ -311,3 +273,13 @@ def ground_truth(records: Iterable[STVGRecord]) -> dict[str, dict[str, Any]]:
             entry["qtype"] = r.qtype
         out[r.item_id] = entry
     return out
+
+
+_MOVED = {"load_vidstg", "vidstg_records", "parse_vidstg_record", "clean_vidstg_sentence", "VIDSTG_TYPOS"}
+
+
+def __getattr__(name: str) -> Any:
+    """VidSTG names moved to :mod:`tastvg.data.vidstg`; still importable from here."""
+    if name in _MOVED:
+        return getattr(importlib.import_module("tastvg.data.vidstg"), name)
+    raise AttributeError(f"module 'tastvg.data.annotations' has no attribute '{name}'")

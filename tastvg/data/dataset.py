@@ -13,7 +13,20 @@
     item_id, video_id, sentence, subject, text ("subject sentence", the text-encoder input), qtype
 
 A test sample holds the whole dense clip; :func:`split_sample` cuts it into the two interleaved
-halves of spec §1.1. Use :func:`build_dataset` to read a dataset folder.
+halves the official evaluation feeds the model. Use :func:`build_dataset` to read a dataset folder.
+
+Random draws of one training sample, in the official order: the crop decision and crop window
+(:func:`~tastvg.data.sampling.sample_frame_ids`), then one ``random()`` for the flip. Boxes are
+flipped in original pixels, then scaled to the resized frame, then normalised, as the official
+transform chain does.
+
+**A clip without a ground-truth frame** (a short span that the fps or ``linspace`` sampling steps
+over) makes the official ``__getitem__`` fail with an ``IndexError``. Here, by default
+(``DataConfig.empty_gt_clip="raise"``), it raises :class:`EmptyClipError` naming the sample, its
+span and the sampled frames; ``"zeros"`` serves the clip with all-zero ``actioness`` and no
+``gt_boxes`` (the losses then supervise only "no frame is inside"). A training crop never causes
+it: the HC-STVG crop keeps every sampled GT position, and a VidSTG crop whose ``linspace`` misses
+the span falls back to the uncropped clip when that one has a GT frame.
 """
 
 from __future__ import annotations
@@ -27,14 +40,26 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from tastvg.data.annotations import AnnotationError, STVGRecord, load_hcstvg, load_vidstg
+from tastvg.data.annotations import AnnotationError, STVGRecord, load_hcstvg
 from tastvg.data.config import DataConfig
 from tastvg.data.sampling import sample_frame_ids
-from tastvg.data.transforms import (flip_pairs, hflip, normalize, normalize_boxes, resize, resized_size,
-                                    swap_left_right, to_tensor)
+from tastvg.data.transforms import (flip_boxes, flip_pairs, normalize, normalize_boxes, resize_frames, resized_size,
+                                    scale_boxes, swap_left_right, to_tensor)
 from tastvg.data.video import VideoError, read_frames
+from tastvg.data.vidstg import VIDSTG_TYPOS, load_vidstg, read_typo_table
 
 log = logging.getLogger(__name__)
+
+
+class EmptyClipError(ValueError):
+    """A sampled clip with no frame inside the ground truth (``DataConfig.empty_gt_clip="raise"``)."""
+
+    def __init__(self, record: STVGRecord, ids: Sequence[int]) -> None:
+        self.item_id = record.item_id
+        shown = f"{list(ids[:3])} ... {list(ids[-2:])}" if len(ids) > 5 else str(list(ids))
+        super().__init__(f"{record.source}: sample '{record.item_id}': none of the {len(ids)} sampled frames "
+                         f"{shown} lies inside the ground truth {record.t_start}..{record.t_end} (the official "
+                         "loader fails here too); DataConfig.empty_gt_clip='zeros' serves it with zero actioness")
 
 
 class Labeler(Protocol):
@@ -109,36 +134,48 @@ class STVGDataset(Dataset):
         return subject or "", list(app or []), list(mot or [])
 
     def decode(self, r: STVGRecord, ids: list[int]) -> np.ndarray:
+        """``uint8 [T, h, w, 3]`` frames ``ids``; the video's length is checked against ``img_num``
+        (HC-STVG) or must cover the used segment (VidSTG, whose files do not store it)."""
+        check = self.cfg.check_frame_count
         if self.frames is not None and r.video_id in self.frames:
             video = self.frames[r.video_id]
-            if len(video) != r.frame_count:
-                raise VideoError(r.video_path, f"in-memory video has {len(video)} frames, the annotation says "
-                                 f"{r.frame_count}", r.item_id)
+            wrong = len(video) != r.frame_count if r.exact_frame_count else len(video) < r.frame_count
+            if wrong:
+                need = f"{r.frame_count}" if r.exact_frame_count else f"at least {r.frame_count}"
+                raise VideoError(r.video_path, f"in-memory video has {len(video)} frames, the annotation needs {need}",
+                                 r.item_id)
             return video[ids]
-        return read_frames(r.video_path, ids, expected_frames=r.frame_count if self.cfg.check_frame_count else None,
+        return read_frames(r.video_path, ids, expected_frames=r.frame_count if check and r.exact_frame_count else None,
+                           min_frames=r.frame_count if check and not r.exact_frame_count else None,
                            expected_size=(r.width, r.height), sample=r.item_id)
+
+    def _flip_text(self, sentence: str, subject: str, app: list[int], mot: list[int]) -> tuple[str, str, list[int], list[int]]:
+        cfg = self.cfg
+        sentence = swap_left_right(sentence, cfg.flip_whole_words)
+        if cfg.flip_subject:
+            subject = swap_left_right(subject, cfg.flip_whole_words)
+        return sentence, subject, [self.app_pairs.get(i, i) for i in app], [self.mot_pairs.get(i, i) for i in mot]
 
     def load(self, index: int) -> dict[str, Any]:
         r, cfg = self.records[index], self.cfg
         rng = random.Random(f"{self.seed}/{self.epoch}/{index}")
         ids = sample_frame_ids(r.segment, r.frame_count, r.t_start, r.t_end, cfg, self.train, rng)
-        subject, app, mot = self.attributes(r)
-        frames = to_tensor(self.decode(r, ids))  # [T, 3, h, w]
         inside = [r.t_start <= f <= r.t_end for f in ids]
+        if not any(inside) and cfg.empty_gt_clip == "raise":
+            raise EmptyClipError(r, ids)
+        flip = self.train and rng.random() < cfg.flip_prob  # drawn for every training sample, as officially
+        subject, app, mot = self.attributes(r)
+        size = resized_size(r.width, r.height, cfg.resize_height, cfg.max_width)
         gt = torch.tensor([r.box_at(f) if ok else [0.0, 0.0, 1.0, 1.0] for f, ok in zip(ids, inside)],
                           dtype=torch.float32)  # xyxy pixels, dummy box outside the span
-        size = resized_size(r.width, r.height, cfg.resize_height, cfg.max_width)
-        frames, gt = resize(frames, gt, size)
+        frames = resize_frames(to_tensor(self.decode(r, ids)), size)  # [T, 3, H0, W0]
         sentence = r.sentence
-        if self.train and cfg.flip_prob > 0 and rng.random() < cfg.flip_prob:
-            frames, gt = hflip(frames, gt)
-            sentence = swap_left_right(sentence, cfg.flip_whole_words)
-            if cfg.flip_subject:
-                subject = swap_left_right(subject, cfg.flip_whole_words)
-            app = [self.app_pairs.get(i, i) for i in app]
-            mot = [self.mot_pairs.get(i, i) for i in mot]
+        if flip:
+            frames, gt = frames.flip(-1), flip_boxes(gt, r.width)  # boxes in original pixels, as officially
+            if cfg.flip_sentence:
+                sentence, subject, app, mot = self._flip_text(sentence, subject, app, mot)
         act = torch.tensor(inside, dtype=torch.float32)
-        boxes = normalize_boxes(gt, size) * act[:, None]
+        boxes = normalize_boxes(scale_boxes(gt, (r.height, r.width), size), size) * act[:, None]
         attr_app, attr_mot = torch.zeros(cfg.app_num), torch.zeros(cfg.mot_num)
         attr_app[app], attr_mot[mot] = 1.0, 1.0
         return {"frames": normalize(frames, cfg.mean, cfg.std), "frame_ids": torch.tensor(ids, dtype=torch.long),
@@ -163,7 +200,7 @@ def split_sample(sample: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]
 
 # ----------------------------------------------------------------------------------------------
 def _hcstvg_video_dir(root: Path, dataset: str) -> Path:
-    """Official folder names (spec §6.1); SynthSTVG and the samples use ``videos/``."""
+    """Official folder names (``v1_video`` / ``v2_video``); SynthSTVG and the samples use ``videos/``."""
     official = root / {"hcstvg": "v1_video", "hcstvg2": "v2_video", "synth": "videos"}[dataset]
     return root / "videos" if not official.is_dir() and (root / "videos").is_dir() else official
 
@@ -173,15 +210,18 @@ def load_records(dataset: str, root: str | Path, split: str, cfg: Optional[DataC
     root, cfg = Path(root), cfg or DataConfig.for_dataset(dataset)
     anno = root / "annos" / f"{split}.json"
     if dataset == "vidstg":
-        return load_vidstg(anno, root / "videos", clip_boxes=cfg.clip_boxes)
+        typos = read_typo_table(cfg.vidstg_typos) if cfg.vidstg_typos else VIDSTG_TYPOS
+        return load_vidstg(anno, root / "videos", clip_boxes=cfg.clip_boxes, typos=typos, strict=cfg.strict,
+                           clip_negative=cfg.clip_negative_boxes)
     if dataset in ("hcstvg", "hcstvg2", "synth"):
-        return load_hcstvg(anno, _hcstvg_video_dir(root, dataset), clip_boxes=cfg.clip_boxes, removed=cfg.removed_videos)
+        return load_hcstvg(anno, _hcstvg_video_dir(root, dataset), clip_boxes=cfg.clip_boxes, removed=cfg.removed_videos,
+                           clip_negative=cfg.clip_negative_boxes)
     raise ValueError(f"unknown dataset '{dataset}'")
 
 
 def build_dataset(dataset: str, root: str | Path, split: str, cfg: Optional[DataConfig] = None,
                   train: Optional[bool] = None, seed: int = 0, labeler: Optional[Labeler] = None) -> STVGDataset:
-    """The dataset folder ``root`` (spec §6.1 layout) as an :class:`STVGDataset`.
+    """The dataset folder ``root`` (the official layout: ``annos/``, videos) as an :class:`STVGDataset`.
 
     ``train`` defaults to ``split == "train"``. A ``vocabulary.json`` in ``root`` (SynthSTVG)
     supplies attribute names, so flips also swap left/right attribute ids.

@@ -1,4 +1,4 @@
-"""Official frame sampling (spec §1.1): which absolute frame ids of a video enter the model.
+"""Official frame sampling (``datasets/data_utils.py``): which absolute frame ids of a video enter the model.
 
 HC-STVG (``sampling="fps"``)::
 
@@ -6,12 +6,12 @@ HC-STVG (``sampling="fps"``)::
     video_fps = frame_count / 20             (every video assumed to last 20 s)
     s = rate / video_fps, rate = 3.2 (train) or 6.4 (test)
     keep f when int(f*s) > int(g*s) for the last kept g; frame 0 always; last candidate appended
-    train: temporal crop with p = 0.5 *after* subsampling
+    train: temporal crop iff random() >= 1 - 0.5, *after* subsampling
 
 VidSTG (``sampling="linspace"``)::
 
     candidates = used_segment (inclusive)
-    train: temporal crop with p = 0.5 *before* subsampling
+    train: temporal crop iff random() < 0.5, *before* subsampling
     n > N: positions int(linspace(0, n-1, N)), N = 64 (train) or 128 (test)
 
 At test time the 2x-dense clip is split into even and odd positions (:func:`split_interleaved`);
@@ -56,11 +56,11 @@ def linspace_sample(candidates: Sequence[int], num: int) -> list[int]:
 
 
 def temporal_crop(ids: Sequence[int], t_start: int, t_end: int, rng: random.Random) -> list[int]:
-    """Random window of ``ids`` that keeps the whole ground-truth span ``[t_start, t_end]``.
+    """Random window of ``ids`` that keeps every position inside the ground truth ``[t_start, t_end]``.
 
     The first position is drawn uniformly among positions whose frame is strictly before
-    ``t_start`` (position 0 if none), the last among positions strictly after ``t_end`` (the last
-    position if none).
+    ``t_start`` (position 0 if none), then the last among positions strictly after ``t_end`` (the
+    last position if none): one ``rng.choice`` each, in that order, as the official code.
     """
     before = [i for i, f in enumerate(ids) if f < t_start]
     after = [i for i, f in enumerate(ids) if f > t_end]
@@ -77,26 +77,48 @@ def candidate_frames(segment: tuple[int, int], frame_count: int, cfg: DataConfig
     return list(range(first, max(last, first) + 1))
 
 
+def has_gt(ids: Sequence[int], t_start: int, t_end: int) -> bool:
+    """Whether some sampled frame lies inside the inclusive ground-truth span."""
+    return any(t_start <= f <= t_end for f in ids)
+
+
+def crop_drawn(cfg: DataConfig, rng: random.Random) -> bool:
+    """The training crop decision: one ``rng.random()`` per training sample, always drawn.
+
+    Official sides: HC-STVG crops iff ``p >= 1 - TEMP_CROP_PROB`` (``make_hcstvg_input_clip``),
+    VidSTG iff ``p < TEMP_CROP_PROB`` (``make_vidstg_input_clip``).
+    """
+    p = rng.random()
+    return p >= 1 - cfg.temp_crop_prob if cfg.sampling == "fps" else p < cfg.temp_crop_prob
+
+
 def sample_frame_ids(segment: tuple[int, int], frame_count: int, t_start: int, t_end: int,
                      cfg: DataConfig, train: bool, rng: random.Random | None = None) -> list[int]:
     """Absolute frame ids of one clip: the training clip, or the full (dense) test clip.
 
-    ``rng`` drives the temporal crop (train only); pass a seeded ``random.Random`` for
-    reproducible clips.
+    ``rng`` drives the temporal crop (train only) with the official draw order: ``random()``
+    (crop or not), then ``choice`` of the first and of the last position when cropping. A seeded
+    ``random.Random`` gives the official clip for the same state of Python's ``random``.
+
+    Deviation (where the official ``__getitem__`` fails): when a VidSTG crop followed by
+    ``linspace`` keeps no ground-truth frame but the uncropped clip has one, the uncropped clip is
+    returned; no further random number is drawn.
     """
     rng = rng or random.Random()
     ids = candidate_frames(segment, frame_count, cfg)
-    crop = train and cfg.temp_crop_prob > 0 and rng.random() < cfg.temp_crop_prob
+    crop = crop_drawn(cfg, rng) if train else False
     if cfg.sampling == "fps":
         rate = cfg.train_fps if train else cfg.train_fps * cfg.test_density
         ids = fps_sample(ids, frame_count, rate, cfg.video_seconds)
-        if crop:
-            ids = temporal_crop(ids, t_start, t_end, rng)
-    else:
-        if crop:
-            ids = temporal_crop(ids, t_start, t_end, rng)
-        ids = linspace_sample(ids, cfg.train_frames if train else cfg.test_frames)
-    return ids
+        return temporal_crop(ids, t_start, t_end, rng) if crop and has_gt(ids, t_start, t_end) else ids
+    num = cfg.train_frames if train else cfg.test_frames
+    if not crop:
+        return linspace_sample(ids, num)
+    cropped = linspace_sample(temporal_crop(ids, t_start, t_end, rng), num)
+    if has_gt(cropped, t_start, t_end):
+        return cropped
+    full = linspace_sample(ids, num)
+    return full if has_gt(full, t_start, t_end) else cropped
 
 
 def split_interleaved(ids: Sequence[int]) -> tuple[list[int], list[int]]:

@@ -1,4 +1,4 @@
-"""Frame and box transforms of spec §1.2: resize, horizontal flip (with "left" <-> "right" in the
+"""Frame and box transforms of the official pipeline (``datasets/transforms.py``): resize, horizontal flip (with "left" <-> "right" in the
 sentence), ImageNet normalisation, boxes to normalised ``(cx, cy, w, h)``.
 
 Frames are ``uint8 [T, H, W, 3]`` arrays from the decoder, tensors ``[T, 3, H, W]`` after
@@ -20,14 +20,16 @@ _SWAP_WORD = re.compile(r"\b(left|right)\b")
 
 
 def resized_size(width: int, height: int, target_height: Optional[int], max_width: Optional[int]) -> tuple[int, int]:
-    """``(H0, W0)``: height ``target_height``, width ``min(int(H0 * w / h), max_width)``.
+    """``(H0, W0)``: height ``target_height``, width ``min(int(H0 * (w / h)), max_width)``.
 
-    The official rule (420, 588): 16:9 video -> 420 x 588 (squashed), 4:3 -> 420 x 560.
-    ``target_height=None`` keeps the size.
+    The official rule (420, 588): 16:9 video -> 420 x 588 (squashed), 4:3 -> 420 x 560. The
+    aspect ratio ``w / h`` is evaluated first, as the official ``load_frames`` does; the float
+    product can fall just below an integer, e.g. 552x480: ``420 * 1.15 = 482.99999999999994``
+    -> 482 (``int(420 * 552 / 480)`` would be 483). ``target_height=None`` keeps the size.
     """
     if target_height is None:
         return height, width
-    w0 = int(target_height * width / height)
+    w0 = int(target_height * (width / height))
     return target_height, min(w0, max_width) if max_width is not None else w0
 
 
@@ -36,13 +38,30 @@ def to_tensor(frames: np.ndarray) -> Tensor:
     return torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float().div_(255.0)
 
 
-def resize(frames: Tensor, boxes: Tensor, size: tuple[int, int]) -> tuple[Tensor, Tensor]:
-    """Antialiased bilinear resize of ``[T, 3, H, W]`` to ``size = (H0, W0)``; ``xyxy`` boxes rescaled."""
-    h, w = frames.shape[-2:]
-    if (h, w) != tuple(size):
+def resize_frames(frames: Tensor, size: tuple[int, int]) -> Tensor:
+    """Antialiased bilinear resize of ``[T, 3, H, W]`` to ``size = (H0, W0)`` (torchvision's
+    ``Resize(antialias=True)`` on tensors)."""
+    if tuple(frames.shape[-2:]) != tuple(size):
         frames = F.interpolate(frames, size=size, mode="bilinear", align_corners=False, antialias=True)
-    scale = boxes.new_tensor([size[1] / w, size[0] / h, size[1] / w, size[0] / h])
-    return frames, boxes * scale
+    return frames
+
+
+def resize(frames: Tensor, boxes: Tensor, size: tuple[int, int]) -> tuple[Tensor, Tensor]:
+    """:func:`resize_frames` and the ``xyxy`` boxes scaled with them (:func:`scale_boxes`)."""
+    h, w = frames.shape[-2:]
+    return resize_frames(frames, size), scale_boxes(boxes, (h, w), size)
+
+
+def scale_boxes(boxes: Tensor, orig: tuple[int, int], size: tuple[int, int]) -> Tensor:
+    """``xyxy`` boxes from an ``orig = (h, w)`` image to ``size = (H0, W0)`` (the official
+    ``BoxList.resize``: one float ratio per axis)."""
+    rw, rh = float(size[1]) / float(orig[1]), float(size[0]) / float(orig[0])
+    return boxes * boxes.new_tensor([rw, rh, rw, rh])
+
+
+def flip_boxes(boxes: Tensor, width: float) -> Tensor:
+    """Mirror ``xyxy`` boxes ``[n, 4]`` in an image ``width`` wide: ``x1' = W - x2``, ``x2' = W - x1``."""
+    return boxes[:, [2, 1, 0, 3]] * boxes.new_tensor([-1.0, 1.0, -1.0, 1.0]) + boxes.new_tensor([width, 0.0, width, 0.0])
 
 
 def swap_left_right(text: str, whole_words: bool = False) -> str:
@@ -54,9 +73,7 @@ def swap_left_right(text: str, whole_words: bool = False) -> str:
 
 def hflip(frames: Tensor, boxes: Tensor) -> tuple[Tensor, Tensor]:
     """Mirror ``[T, 3, H, W]`` frames and their ``xyxy`` pixel boxes ``[n, 4]``."""
-    w = frames.shape[-1]
-    flipped = boxes[:, [2, 1, 0, 3]] * boxes.new_tensor([-1.0, 1.0, -1.0, 1.0]) + boxes.new_tensor([w, 0.0, w, 0.0])
-    return frames.flip(-1), flipped
+    return frames.flip(-1), flip_boxes(boxes, frames.shape[-1])
 
 
 def flip_pairs(names: Sequence[str]) -> dict[int, int]:
@@ -80,9 +97,8 @@ def normalize(frames: Tensor, mean: Sequence[float], std: Sequence[float]) -> Te
 def normalize_boxes(boxes: Tensor, size: tuple[int, int]) -> Tensor:
     """``xyxy`` pixel boxes ``[n, 4]`` in an image of ``size = (H, W)`` -> ``(cx, cy, w, h)`` in ``[0, 1]``."""
     h, w = size
-    x1, y1, x2, y2 = boxes.unbind(-1)
-    out = torch.stack([(x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1], dim=-1)
-    return out / out.new_tensor([w, h, w, h])
+    x1, y1, x2, y2 = (boxes / boxes.new_tensor([w, h, w, h])).unbind(-1)  # official order: divide first
+    return torch.stack([(x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1], dim=-1)
 
 
 def denormalize_boxes(boxes: Tensor, size: tuple[int, int]) -> Tensor:

@@ -52,7 +52,8 @@ def probe_video(path: str | Path, sample: Optional[str] = None) -> dict[str, flo
 
 
 def read_frames(path: str | Path, frame_ids: Sequence[int], expected_frames: Optional[int] = None,
-                expected_size: Optional[tuple[int, int]] = None, sample: Optional[str] = None) -> np.ndarray:
+                expected_size: Optional[tuple[int, int]] = None, sample: Optional[str] = None,
+                min_frames: Optional[int] = None) -> np.ndarray:
     """Decode the frames ``frame_ids`` (0-based decode order; any order, repeats allowed).
 
     Args:
@@ -61,6 +62,8 @@ def read_frames(path: str | Path, frame_ids: Sequence[int], expected_frames: Opt
             the end of the decoded stream is an error.
         expected_size: the annotation's ``(width, height)``; the decoded size must match, since
             boxes are in those pixel coordinates.
+        min_frames: the least frame count the annotation needs (VidSTG: ``used_segment`` end + 1),
+            checked against the container's count when it stores one.
     Returns:
         ``uint8`` array ``[T, H, W, 3]`` (RGB), in the order of ``frame_ids``.
     """
@@ -76,6 +79,8 @@ def read_frames(path: str | Path, frame_ids: Sequence[int], expected_frames: Opt
         stored = int(stream.frames or 0)
         if expected_frames is not None and stored and stored != expected_frames:
             raise VideoError(path, f"the video has {stored} frames, the annotation says {expected_frames}", sample)
+        if min_frames is not None and stored and stored < min_frames:
+            raise VideoError(path, f"the video has {stored} frames, the annotation's segment needs {min_frames}", sample)
         wanted = set(int(f) for f in frame_ids)
         last = max(wanted)
         got: dict[int, np.ndarray] = {}
