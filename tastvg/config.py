@@ -236,6 +236,22 @@ def _check_type(value: Any, default: Any, where: str) -> Any:
     return value
 
 
+def _declared_default(f: dataclasses.Field) -> Any:
+    if f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+        return f.default_factory()  # type: ignore[misc]
+    return None if f.default is dataclasses.MISSING else f.default
+
+
+def check_field(f: dataclasses.Field, value: Any, where: str) -> Any:
+    """``value`` checked (and, for floats, converted) against the type of field ``f``'s declared
+    default; ``None`` is accepted for ``Optional[...]`` fields. For ``train.*`` and ``data.*``
+    overrides, whose dataclasses are not built through :func:`config_from_dict`."""
+    default = _declared_default(f)
+    if value is None and (default is None or "Optional" in str(f.type) or "None" in str(f.type)):
+        return None
+    return _check_type(value, default, where)
+
+
 def config_from_dict(data: dict[str, Any], where: str = "config") -> TASTVGConfig:
     """Build a config from a (partial) nested dict; missing fields keep their defaults."""
     cfg = _build(TASTVGConfig, data, where)

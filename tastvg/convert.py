@@ -159,6 +159,21 @@ def extract_state_dict(obj: Any, key: str | None = None) -> dict[str, Tensor]:
     raise ValueError(f"no 'model_ema'/'model' entry and not a bare state_dict (entries: {_fmt(list(map(str, obj)))})")
 
 
+def read_official(src: Path, trust_pickle: bool = False) -> Any:
+    """``torch.load`` of an official ``.pth`` with one clear line, naming the file, for each failure."""
+    try:
+        return torch.load(src, map_location="cpu", weights_only=not trust_pickle)
+    except pickle.UnpicklingError as err:
+        if not trust_pickle and "weights_only" in str(err):
+            raise SystemExit(f"error: convert-official: {src} holds objects beyond tensors and containers; rerun "
+                             "with --trust-pickle if you trust the file") from None
+        raise SystemExit(f"error: convert-official: {src} is not a PyTorch checkpoint (not a .pth file?)") from None
+    except Exception as err:  # zip errors of a truncated file, a text file's stray bytes, ...
+        detail = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+        raise SystemExit(f"error: convert-official: cannot read {src} as a PyTorch checkpoint: truncated or not "
+                         f"a .pth file ({type(err).__name__}: {detail})") from None
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", metavar="IN", help="official checkpoint (.pth with model/model_ema, or a state_dict)")
     parser.add_argument("output", metavar="OUT", help="converted checkpoint to write (.pth)")
@@ -174,13 +189,9 @@ def run(args: argparse.Namespace) -> int:
     from tastvg.config import resolve_config
 
     src = Path(args.input)
-    if not src.exists():
-        raise SystemExit(f"convert-official: {src} does not exist")
-    try:
-        obj = torch.load(src, map_location="cpu", weights_only=not args.trust_pickle)
-    except pickle.UnpicklingError as err:
-        raise SystemExit(f"convert-official: {src} holds objects beyond tensors and containers; "
-                         f"rerun with --trust-pickle if you trust the file ({err})") from None
+    if not src.is_file():
+        raise SystemExit(f"error: convert-official: {src} does not exist (or is not a file)")
+    obj = read_official(src, trust_pickle=args.trust_pickle)
     cfg = resolve_config(args.preset)
     state = convert_official_checkpoint(extract_state_dict(obj, args.key), cfg)
     from tastvg.train.checkpoint import CONVERTED, atomic_torch_save

@@ -59,6 +59,20 @@ def load_json(path: Path, what: str) -> Any:
         raise SystemExit(f"error: {what} file {path} is not valid JSON ({err})") from None
 
 
+def _build_eval_dataset(name: str, args: argparse.Namespace, data_cfg: Any, from_flag: bool) -> Any:
+    """The split to evaluate; an annotation error names the dataset format it was read as and --dataset."""
+    from tastvg.data.annotations import AnnotationError
+    from tastvg.data.config import DATASETS
+    from tastvg.data.dataset import build_dataset
+
+    try:
+        return build_dataset(name, args.data_root, args.split, data_cfg, train=False)
+    except AnnotationError as err:
+        source = "--dataset" if from_flag else "the checkpoint's dataset"
+        raise SystemExit(f"error: {err} (read as {name!r}, {source}; if {args.data_root} holds another dataset, "
+                         f"pass --dataset {'|'.join(DATASETS)} and a checkpoint trained on it)") from None
+
+
 def predict_from_checkpoint(args: argparse.Namespace) -> tuple[dict, dict]:
     """Ground truth and predictions of a trained model on ``args.split`` of ``args.data_root``."""
     import torch
@@ -95,7 +109,7 @@ def predict_from_checkpoint(args: argparse.Namespace) -> tuple[dict, dict]:
     weights = state["ema"]["module"] if args.weights == "ema" and "ema" in state else state["model"]
     model.load_state_dict(weights)
     model.to(device).eval()
-    dataset = build_dataset(dataset, args.data_root, args.split, data_cfg, train=False)
+    dataset = _build_eval_dataset(dataset, args, data_cfg, from_flag=args.dataset is not None)
     task = GroundingTask(TASTVGLoss(cfg.loss, cfg.model), device, split_test=data_cfg.split_test_clip)
     loader = DataLoader(dataset, batch_size=1, collate_fn=Collator(tokenizer))
     predictions: dict = {}

@@ -1,11 +1,8 @@
 """``python -m tastvg.train ...`` (what ``torchrun -m tastvg.train`` runs): same as ``tastvg train``."""
 
-import argparse
 import sys
 
-from tastvg.train.cli import add_arguments, run
+from tastvg.cli import main
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(prog="python -m tastvg.train", description="Train TA-STVG.")
-    add_arguments(parser)
-    sys.exit(run(parser.parse_args()))
+    sys.exit(main(["train", *sys.argv[1:]]))

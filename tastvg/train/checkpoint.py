@@ -131,9 +131,10 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     try:
         ckpt = _torch_load(path, map_location)
     except pickle.UnpicklingError as err:  # pickled objects beyond tensors and containers
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        if "weights_only" not in str(err) and "Weights only" not in str(err):
+            raise ValueError(f"cannot read checkpoint {path}: not a PyTorch checkpoint (not a .pth file?)") from err
         raise ValueError(f"cannot read checkpoint {path}: it holds objects other than tensors, numbers and "
-                         f"containers, which are not loaded for safety ({first})") from err
+                         "containers, which are not loaded for safety (is it a checkpoint from elsewhere?)") from err
     except Exception as err:  # a truncated or foreign file
         raise ValueError(f"cannot read checkpoint {path}: {_first_line(err)} (truncated, or not a .pth file?)") from err
     if allow_converted and isinstance(ckpt, dict) and ckpt.get("format") == CONVERTED:

@@ -3,11 +3,18 @@
     tastvg train --config synth --data-root data_samples/synth --out runs/synth
     tastvg train --config paper-hcstvg --data-root data/hc-stvg --tokenizer model_zoo/roberta-base \\
         --out runs/hcstvg optim.epochs=90 train.amp=bf16
-    torchrun --nproc_per_node 8 -m tastvg.train --config paper-hcstvg --data-root data/hc-stvg ...
+    torchrun --nproc_per_node 8 --max-restarts 3 -m tastvg.train --config paper-hcstvg \
+        --data-root data/hc-stvg ... --resume auto
 
-Overrides are ``SECTION.FIELD=VALUE`` (VALUE parsed as YAML): sections ``model``, ``loss``,
-``optim``, ``backbone2d``, ``video_swin``, ``text`` (the model preset), ``data`` (the data
-pipeline) and ``train`` (batch size, AMP, logging, evaluation and checkpoint periods, ...).
+Overrides are ``SECTION.FIELD=VALUE`` (VALUE parsed as YAML), before or after the options:
+sections ``model``, ``loss``, ``optim``, ``backbone2d``, ``video_swin``, ``text`` (the model
+preset), ``data`` (the data pipeline) and ``train`` (batch size, AMP, logging, evaluation and
+checkpoint periods, ...).
+
+``--resume`` continues RUN_DIR/last.pth (it must exist); ``--resume auto`` continues it if it
+exists and starts a new run otherwise: the form for ``torchrun --max-restarts``, whose restarted
+workers get the same command. Ctrl-C or SIGTERM (pre-emption) saves last.pth at the current step
+and exits; the same command with ``--resume auto`` continues bit for bit.
 """
 
 from __future__ import annotations
@@ -52,12 +59,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="initialise from MDETR's pre-training (pretrained_resnet101_checkpoint.pth, a local "
                              "file) as the official training does: ResNet, RoBERTa, resizer, input_proj, encoder, "
                              "box head and the matching spatial-decoder parts; ignored with --resume")
-    parser.add_argument("--resume", action="store_true", help="continue from RUN_DIR/last.pth")
+    parser.add_argument("--resume", nargs="?", const="yes", default="no", metavar="auto",
+                        help="continue from RUN_DIR/last.pth; `--resume auto`: continue if it exists, else start "
+                             "(for torchrun --max-restarts and pre-emptible jobs)")
     parser.add_argument("--device", default="auto", help="auto (GPU if available), cpu, cuda")
     parser.add_argument("overrides", nargs="*", metavar="SECTION.FIELD=VALUE", help="config overrides")
 
 
 # ------------------------------------------------------------------------------------------------
+def resume_mode(args: argparse.Namespace) -> str:
+    """``no``, ``yes`` or ``auto`` from ``--resume``; an override that ``--resume`` swallowed
+    (``--resume train.max_steps=3``) goes back to the overrides."""
+    value = args.resume
+    if value in ("no", "yes", "auto"):
+        return value
+    if "=" in value:
+        args.overrides = [*args.overrides, value]
+        args.resume = "yes"
+        return "yes"
+    raise SystemExit(f"error: --resume takes no value or `auto`, got {value!r}")
+
+
 def parse_overrides(items: list[str]) -> dict[str, dict[str, Any]]:
     """``["model.tts_threshold=0.6", ...]`` -> ``{"model": {"tts_threshold": 0.6}}``."""
     out: dict[str, dict[str, Any]] = {}
@@ -66,16 +88,28 @@ def parse_overrides(items: list[str]) -> dict[str, dict[str, Any]]:
         section, dot, name = key.partition(".")
         if not sep or not dot or not name:
             raise SystemExit(f"error: override {item!r} is not SECTION.FIELD=VALUE (e.g. model.tts_threshold=0.6)")
-        out.setdefault(section, {})[name] = yaml.safe_load(value)
+        try:
+            out.setdefault(section, {})[name] = yaml.safe_load(value)
+        except yaml.YAMLError as err:
+            problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+            raise SystemExit(f"error: override {key}: {value!r} is not a valid YAML value ({problem}); "
+                             "quote lists and strings for the shell, e.g. 'model.branches=[motion]'") from None
     return out
 
 
 def _apply(obj: Any, values: dict[str, Any], where: str) -> Any:
-    names = {f.name for f in dataclasses.fields(obj)}
-    unknown = sorted(set(values) - names)
+    """``obj`` with ``values`` replaced, each checked against its field's name and type."""
+    from tastvg.config import check_field
+
+    fields = {f.name: f for f in dataclasses.fields(obj)}
+    unknown = sorted(set(values) - set(fields))
     if unknown:
-        raise SystemExit(f"error: unknown override {where}.{unknown[0]}; known fields of {where}: {', '.join(sorted(names))}")
-    return dataclasses.replace(obj, **values)
+        raise SystemExit(f"error: unknown override {where}.{unknown[0]}; known fields of {where}: {', '.join(sorted(fields))}")
+    try:
+        checked = {k: check_field(fields[k], v, f"{where}.{k}") for k, v in values.items()}
+        return dataclasses.replace(obj, **checked)
+    except ValueError as err:
+        raise SystemExit(f"error: override {err}") from None
 
 
 def resolve_run(args: argparse.Namespace):
@@ -173,21 +207,23 @@ def run(args: argparse.Namespace) -> int:
     from tastvg.losses import TASTVGLoss
     from tastvg.models.tastvg import build_model
     from tastvg.evaluation import format_table
-    from tastvg.train.checkpoint import latest_checkpoint
+    from tastvg.train.checkpoint import load_checkpoint, remove_partial_writes
     from tastvg.train.distributed import cleanup, init_distributed
     from tastvg.train.engine import Trainer
+    from tastvg.train.run_folder import check_resume_config, resume_source
     from tastvg.train.task import PARAM_GROUP_RULES, GroundingTask
 
+    mode = resume_mode(args)
     cfg, data_cfg, train_cfg, dataset = resolve_run(args)
     train_cfg = dataclasses.replace(train_cfg, group_rules=PARAM_GROUP_RULES)
+    if mode != "no" and args.out is None:
+        raise SystemExit("error: --resume needs --out RUN_DIR (the run folder to continue)")
     run_dir = args.out or Path("runs") / f"{cfg.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    resume_from = latest_checkpoint(run_dir) if args.resume else None
-    if args.resume and resume_from is None:
-        raise SystemExit(f"error: --resume but {run_dir}/last.pth does not exist")
-    if not args.resume and latest_checkpoint(run_dir) is not None:
-        raise SystemExit(f"error: {run_dir} already holds a run: add --resume to continue it, or choose another --out")
+    resume_from = resume_source(run_dir, mode)
 
     dist = init_distributed(args.device)
+    if dist.is_main:
+        remove_partial_writes(run_dir)  # a .tmp left by a kill during a checkpoint write
     torch.manual_seed(train_cfg.seed + dist.rank)
     tokenizer = load_tokenizer(args.tokenizer, cfg.name)
     train_set = build_dataset(dataset, args.data_root, "train", data_cfg, seed=train_cfg.seed)
@@ -199,8 +235,14 @@ def run(args: argparse.Namespace) -> int:
                 "data_root": str(args.data_root), "tokenizer": str(args.tokenizer or ""),
                 "init_mdetr": initialised_from(run_dir, args.init_mdetr, resume_from is not None),
                 "train": {k: v for k, v in dataclasses.asdict(train_cfg).items() if k not in ("group_rules",)}}
+    state = None
+    if resume_from is not None:  # validate before anything of the run folder is rewritten
+        state = load_checkpoint(resume_from, map_location=dist.device)
+        check_resume_config(state.get("config") or {}, resolved, resume_from)
     trainer = Trainer(model, task, train_set, test_set, Collator(tokenizer), train_cfg, run_dir, dist,
                       config_dict=resolved)
+    if state is not None:
+        trainer.resume(state, path=resume_from)
     if dist.is_main:
         Path(run_dir).mkdir(parents=True, exist_ok=True)
         (Path(run_dir) / "config.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
@@ -208,9 +250,7 @@ def run(args: argparse.Namespace) -> int:
               f"{trainer.total_steps} optimiser steps, device {dist.device}, world size {dist.world_size})")
         if init_keys:
             print(f"initialised {len(init_keys)} tensors from MDETR ({args.init_mdetr})")
-    if resume_from is not None:
-        trainer.resume(resume_from)
-        if dist.is_main:
+        if resume_from is not None:
             print(f"resumed from {resume_from} at step {trainer.step}")
     result = trainer.fit()
     if dist.is_main and result:

@@ -177,13 +177,19 @@ class Trainer:
             self.saved_step = state["step"]
         barrier()
 
-    def resume(self, path: str | Path) -> None:
-        """Continue exactly where the checkpoint stopped (weights, optimiser, data position, each
-        rank's RNG); drops the log rows written after that step by the interrupted run."""
-        state = ckpt.load_checkpoint(path, map_location=self.device)
+    def resume(self, source: str | Path | Mapping[str, Any], path: str | Path | None = None) -> None:
+        """Continue exactly where a checkpoint (a path, or a loaded one and its ``path``) stopped:
+        weights, optimiser, data position, each rank's RNG; drops the log rows written after that
+        step by the interrupted run."""
+        path = path or source
+        state = ckpt.load_checkpoint(source, map_location=self.device) if isinstance(source, (str, Path)) else source
         rng = ckpt.rank_rng_state(state, self.dist.rank, self.dist.world_size)
-        unwrap(self.model).load_state_dict(state["model"])
-        self.ema.load_state_dict(state["ema"])
+        try:
+            unwrap(self.model).load_state_dict(state["model"])
+            self.ema.load_state_dict(state["ema"])
+        except RuntimeError as err:  # torch lists every mismatching tensor: keep the first lines
+            lines = str(err).strip().splitlines()
+            raise ValueError(f"{path}: its weights do not fit this model ({' '.join(lines[:3])[:400]} ...)") from None
         self.optimizer.load_state_dict(state["optimizer"])
         self.scaler.load_state_dict(state["scaler"])
         self.sampler.load_state_dict(state["sampler"])

@@ -1,0 +1,71 @@
+"""The run folder's rules: when to resume, and whether a checkpoint belongs to this configuration.
+
+``--resume`` has three modes: ``no`` (a fresh run; an existing ``last.pth`` is an error, so a typo in
+``--out`` never overwrites a run), ``yes`` (``last.pth`` must exist) and ``auto`` (resume if it
+exists, start otherwise: what ``torchrun --max-restarts`` needs, since its restarted workers get
+the same command line).
+
+Before a resumed run writes anything, the resolved configuration is compared with the one the
+checkpoint recorded; fields that only steer the run (how long, how often to log, evaluate or save)
+may change, everything else must match.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+from tastvg.train.checkpoint import latest_checkpoint
+
+RESUME_MODES = ("no", "yes", "auto")
+# may differ between a run and its resumption: paths, and how long / how often the loop acts
+MAY_CHANGE = {"data_root", "tokenizer", "init_mdetr", "train.max_steps", "train.log_every", "train.eval_every",
+              "train.checkpoint_every", "train.progress", "train.num_workers"}
+
+
+def resume_source(run_dir: str | Path, mode: str) -> Path | None:
+    """The checkpoint to resume from under ``mode`` (None = start a new run), or a clear error."""
+    if mode not in RESUME_MODES:
+        raise ValueError(f"resume mode must be one of {RESUME_MODES}, got {mode!r}")
+    last = latest_checkpoint(run_dir)
+    if mode == "yes" and last is None:
+        raise SystemExit(f"error: --resume but {Path(run_dir) / 'last.pth'} does not exist "
+                         "(`--resume auto` starts a new run when there is nothing to continue)")
+    if mode == "no" and last is not None:
+        raise SystemExit(f"error: {run_dir} already holds a run: add --resume (or --resume auto) to continue it, "
+                         "or choose another --out")
+    return last
+
+
+def _flatten(tree: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            yield from _flatten(value, name + ".")
+        else:
+            yield name, value
+
+
+def config_differences(saved: Mapping[str, Any], now: Mapping[str, Any]) -> list[str]:
+    """``"field: checkpoint X, now Y"`` for every field that differs and may not (see ``MAY_CHANGE``)."""
+    old, new = dict(_flatten(saved)), dict(_flatten(now))
+    missing = object()
+    out = []
+    for name in sorted(old.keys() | new.keys(), key=lambda n: (not n.endswith("name"), n)):
+        if name in MAY_CHANGE:
+            continue
+        a, b = old.get(name, missing), new.get(name, missing)
+        if a != b and not (isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and list(a) == list(b)):
+            show = lambda v: "(absent)" if v is missing else repr(v)  # noqa: E731
+            out.append(f"{name}: checkpoint {show(a)}, now {show(b)}")
+    return out
+
+
+def check_resume_config(saved: Mapping[str, Any], now: Mapping[str, Any], path: str | Path, limit: int = 8) -> None:
+    """Raise ``ValueError`` naming the differing fields if ``path`` was trained with another config."""
+    diffs = config_differences(saved, now)
+    if diffs:
+        more = f"; ... (+{len(diffs) - limit} more)" if len(diffs) > limit else ""
+        raise ValueError(f"cannot resume from {path}: it was trained with another configuration "
+                         f"({len(diffs)} field(s) differ: {'; '.join(diffs[:limit])}{more}); use the same "
+                         "--config and overrides, or another --out for a new run")
