@@ -23,8 +23,9 @@ def test_every_record_loads(dataset, split):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         ds = build_dataset(dataset, root, split, cfg, labeler=labeler)
-    if dataset == "hcstvg2" and split == "train":  # a real-v2-like box sticking out of the frame
-        assert any("clipped 1 out-of-frame" in str(w.message) for w in caught)
+    if dataset == "hcstvg2" and split == "train":  # real-v2-like boxes: x2 past the edge clipped, x1 < 0 kept
+        assert [str(w.message).split(": ", 1)[1][:26] for w in caught] == ["clipped 1 out-of-frame box"]
+        assert ds.records[0].boxes[0][0] == -4
     samples = [ds[i] for i in range(len(ds))]
     assert len(samples) >= (2 if dataset != "synth" else 8)
     batch = collate_stvg(samples)
@@ -39,6 +40,22 @@ def test_every_record_loads(dataset, split):
     assert len(gt) == len(ds)
     if dataset == "vidstg":
         assert {g["qtype"] for g in gt.values()} == {"declar", "inter"}
+        assert all(r.segment[0] > 0 for r in ds.records if split == "train")  # segments start late
+
+
+def test_vidstg_samples_have_a_gt_before_its_segment_and_a_dropped_record(caplog):
+    import logging
+
+    from tastvg.data.dataset import load_records
+
+    with caplog.at_level(logging.WARNING, logger="tastvg.data.vidstg"):
+        records = load_records("vidstg", data_samples_dir() / "vidstg", "train")
+    assert [r.item_id for r in records] == ["0", "1", "3", "4"]
+    assert "dropped 1 record(s)" in caplog.text and "(1 box count): 2" in caplog.text
+    early = records[2]
+    assert early.t_start < early.segment[0]  # GT 28..51, segment 31..59
+    raw = json.loads((data_samples_dir() / "vidstg" / "annos" / "train.json").read_text())
+    assert raw["3"]["temp_gt"]["begin_fid"] == -3 and raw["3"]["frame_count"] == 29  # the segment's length
 
 
 def test_tokenizer_loads_offline(monkeypatch):

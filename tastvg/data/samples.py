@@ -4,8 +4,9 @@ Contents (all tiny, for tests, CI and the CPU chapters)::
 
     synth/      SynthSTVG, 24 train + 8 test videos, 64x64, 32 frames (``tastvg synth`` output)
     hcstvg/     HC-STVG v1 format: annos/{train,test}.json (v1 field names), v1_video/*.mp4
-    hcstvg2/    HC-STVG v2 format: img_size / English field names, one out-of-frame box, v2_video/
-    vidstg/     VidSTG format: annos/{train,test}.json, videos/<folder>/<vid>.mp4, declar + inter
+    hcstvg2/    HC-STVG v2 format: img_size / English field names, two out-of-frame boxes, v2_video/
+    vidstg/     VidSTG: sent_annos/ + bbox_annos/ (public files), annos/{train,test}.json built from
+                them, videos/<folder>/<vid>.mp4, declar + inter, one record the loader drops
     tokenizer/  byte-level BPE tokenizer in the RoBERTa format, trained on the SynthSTVG vocabulary
 
 The real-format videos are rendered SynthSTVG scenes padded to a wide frame (112x64, wider than
@@ -60,9 +61,11 @@ def _hcstvg(out: Path, version: int) -> None:
             rec.update(width=WIDE[0], height=WIDE[1], caption=caption)
         else:
             rec.update(img_size=[WIDE[1], WIDE[0]], English=caption)
-            if i == 0:  # like the real v2 files: a box sticking out of the frame (clipped with a warning)
+            if i == 0:  # like the real v2 files: boxes sticking out of the frame
                 x, y, w, h = rec["bbox"][0]
-                rec["bbox"][0] = [-4, y, x + w + 4, h]  # x1 = -4 < 0
+                rec["bbox"][0] = [-4, y, x + w + 4, h]  # x1 = -4 < 0: kept, as officially
+                x, y, w, h = rec["bbox"][1]
+                rec["bbox"][1] = [x, y, WIDE[0] - x + 3, h]  # x2 = 115 > 112: clipped with a warning
         splits["train" if i < 3 else "test"][name] = rec
     _label(splits, folder, 15, 60, skip={f"4_sample{version}4.mp4"})  # one record without TA-STVG fields
     (folder / "annos").mkdir(parents=True, exist_ok=True)
@@ -70,33 +73,63 @@ def _hcstvg(out: Path, version: int) -> None:
         (folder / "annos" / f"{split}.json").write_text(json.dumps(data, indent=1))
 
 
+def _vidstg_entry(vid: str, n: int, seg: tuple[int, int], gt: tuple[int, int], shape: str,
+                  texts: list[tuple[str, str]]) -> dict[str, Any]:
+    """One entry of VidSTG's ``sent_annos/{split}_annotations.json`` (target tid 0)."""
+    kinds = {"declar": "captions", "inter": "questions"}
+    entry: dict[str, Any] = {"vid": vid, "frame_count": n, "fps": 10, "width": WIDE[0], "height": WIDE[1],
+                             "used_segment": {"begin_fid": seg[0], "end_fid": seg[1]},
+                             "temporal_gt": {"begin_fid": gt[0], "end_fid": gt[1]},
+                             "subject/objects": [{"tid": 0, "category": shape}], "captions": [], "questions": []}
+    for qtype, text in texts:
+        entry[kinds[qtype]].append({"target_id": 0, "description": text, "type": "subject"})
+    return entry
+
+
+def _vidor_boxes(vid: str, n: int, first: int, bbox: list[list[int]], shape: str) -> dict[str, Any]:
+    """VidOR's ``<vid>.json``: the target's trajectory on its ground-truth frames."""
+    traj: list[list[dict[str, Any]]] = [[] for _ in range(n)]
+    for k, (x, y, w, h) in enumerate(bbox):
+        traj[first + k] = [{"tid": 0, "bbox": {"xmin": x, "ymin": y, "xmax": x + w, "ymax": y + h},
+                            "generated": 0, "tracker": "none"}]
+    return {"video_id": vid.split("/")[1], "frame_count": n, "fps": 10, "width": WIDE[0], "height": WIDE[1],
+            "subject/objects": [{"tid": 0, "category": shape}], "trajectories": traj, "relation_instances": []}
+
+
 def _vidstg(out: Path) -> None:
+    """VidSTG's public files (``sent_annos/``, VidOR ``bbox_annos/``) and the ``annos/`` built from them.
+
+    Segments start late (the normal case); video 1's ground truth begins 3 frames before its segment;
+    a second entry of video 0 has a segment that ends inside the ground truth, so its record has more
+    boxes than ``temp_gt`` frames and the loader drops it, as the official one does.
+    """
+    from tastvg.data.vidstg_build import build_vidstg
+
     folder = out / "vidstg"
-    splits: dict[str, dict[str, Any]] = {"train": {}, "test": {}}
-    item = 0
+    entries: dict[str, list[dict[str, Any]]] = {"train": [], "test": []}
     for i in range(3):
         n = 50 + 10 * i
         frames, a = _wide_video(30 + i, n)
         vid = f"000{i}/{2401075270 + i}"
         write_video(folder / "videos" / f"{vid}.mp4", frames, fps=10)
         s, e = a["st_frame"] - 1, a["st_frame"] - 2 + len(a["bbox"])
-        seg = (max(0, s - 8), min(n - 1, e + 8))
         target = a["synth"]["target_attributes"]
         action = a["caption"][len(a["sub"]) + 1:]
-        texts = [("declar", f"There is a {a['sub'][4:]} that {action}!"),
-                 ("inter", f"Which {target['shape']} {action}?")]
-        for qtype, text in texts:
-            rec = {"vid": vid, "fps": 10.0, "frame_count": n, "width": WIDE[0], "height": WIDE[1],
-                   "used_segment": {"begin_fid": seg[0], "end_fid": seg[1]},
-                   "ori_temp_gt": {"begin_fid": s, "end_fid": e},
-                   "temp_gt": {"begin_fid": s - seg[0], "end_fid": e - seg[0]},
-                   "id": item, "qtype": qtype, "sentence": {"description": text, "target_id": 0},
-                   "target_category": target["shape"],
-                   "target_bboxs": [{"xmin": x, "ymin": y, "xmax": x + w, "ymax": y + h} for x, y, w, h in a["bbox"]]}
-            splits["test" if i == 2 else "train"][str(item)] = rec
-            item += 1
+        texts = [("declar", f"There is a {a['sub'][4:]} that {action}!"), ("inter", f"Which {target['shape']} {action}?")]
+        seg = (s + 3 if i == 1 else max(0, s - 8), min(n - 1, e + 8))
+        split = "test" if i == 2 else "train"
+        entries[split].append(_vidstg_entry(vid, n, seg, (s, e), target["shape"], texts))
+        if i == 0:  # dropped by the loader: the segment ends 4 frames before the ground truth does
+            entries[split].append(_vidstg_entry(vid, n, (seg[0], e - 4), (s, e), target["shape"], texts[:1]))
+        path = folder / "bbox_annos" / f"{vid}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(_vidor_boxes(vid, n, s, a["bbox"], target["shape"])))
+    (folder / "sent_annos").mkdir(parents=True, exist_ok=True)
+    for split, data in entries.items():
+        (folder / "sent_annos" / f"{split}_annotations.json").write_text(json.dumps(data, indent=1))
+    build_vidstg(folder, folder / "bbox_annos", folder, progress=False)
+    splits = {split: json.loads((folder / "annos" / f"{split}.json").read_text()) for split in entries}
     _label(splits, folder, 20, 34)
-    (folder / "annos").mkdir(parents=True, exist_ok=True)
     for split, data in splits.items():
         (folder / "annos" / f"{split}.json").write_text(json.dumps(data, indent=1))
 
@@ -104,7 +137,7 @@ def _vidstg(out: Path) -> None:
 def _label(splits: dict[str, dict[str, Any]], folder: Path, app_num: int, mot_num: int, skip: set[str] = set()) -> None:
     """Fill ``sub`` / ``adj_index_list`` / ``verb_index_list`` with the re-derived labeler (the authors'
     vocabulary is not public) and save that vocabulary next to the annotations."""
-    from tastvg.data.annotations import clean_vidstg_sentence
+    from tastvg.data.vidstg import clean_vidstg_sentence
 
     def text(rec: dict[str, Any]) -> str:
         return clean_vidstg_sentence(rec["sentence"]["description"]) if "sentence" in rec else \
