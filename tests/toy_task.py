@@ -1,10 +1,14 @@
 """A tiny regression 'grounding' task for testing the training engine in milliseconds.
 
 Each sample has 4 features; the model predicts where a 10-frame moment ends. Predictions become
-tubes so the real evaluator scores them.
+tubes so the real evaluator scores them. ``ToyTask`` can also misbehave on purpose at its N-th loss
+call: a NaN loss, a crash (an exception), a signal to its own process (SIGINT, SIGTERM, SIGKILL).
 """
 
 from __future__ import annotations
+
+import os
+import signal
 
 import torch
 from torch import nn
@@ -44,12 +48,22 @@ def tube(end: int) -> dict:
     return {"t_start": 0, "t_end": end, "boxes": {t: [0, 0, 10, 10] for t in range(end + 1)}}
 
 
+class Crash(RuntimeError):
+    """What ``ToyTask(crash_at_call=N)`` raises: a process dying between two checkpoints."""
+
+
 class ToyTask:
-    def __init__(self, nan_at_step: int | None = None) -> None:
-        self.nan_at_step, self.calls = nan_at_step, 0
+    def __init__(self, nan_at_step: int | None = None, crash_at_call: int | None = None,
+                 signal_at_call: int | None = None, signum: int = signal.SIGINT) -> None:
+        self.nan_at_step, self.crash_at_call, self.calls = nan_at_step, crash_at_call, 0
+        self.signal_at_call, self.signum = signal_at_call, signum
 
     def loss(self, model, batch):
         self.calls += 1
+        if self.calls == self.crash_at_call:
+            raise Crash(f"crashed at loss call {self.calls}")
+        if self.calls == self.signal_at_call:
+            os.kill(os.getpid(), self.signum)
         err = model(batch["x"]) - batch["y"]
         loss = (err ** 2).mean()
         if self.nan_at_step is not None and self.calls >= self.nan_at_step:

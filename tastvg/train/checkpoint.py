@@ -136,7 +136,7 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         raise ValueError(f"cannot read checkpoint {path}: it holds objects other than tensors, numbers and "
                          "containers, which are not loaded for safety (is it a checkpoint from elsewhere?)") from err
     except Exception as err:  # a truncated or foreign file
-        raise ValueError(f"cannot read checkpoint {path}: {_first_line(err)} (truncated, or not a .pth file?)") from err
+        raise ValueError(f"cannot read checkpoint {path}: truncated or not a .pth file ({type(err).__name__}: {_first_line(err)})") from err
     if allow_converted and isinstance(ckpt, dict) and ckpt.get("format") == CONVERTED:
         return ckpt
     if isinstance(ckpt, dict) and ckpt.get("format") == CONVERTED:

@@ -42,6 +42,20 @@ def pick_device(requested: str = "auto", local_rank: int = 0) -> torch.device:
     return device
 
 
+def _attempt_store(world_size: int) -> dist.Store:
+    """The rendezvous store of this attempt (``torchrun --max-restarts`` restarts keep the store that
+    torchrun's agent hosts): keys are prefixed with the restart count, so that a restarted worker
+    never reads the address of a dead worker of an earlier attempt."""
+    from datetime import timedelta
+
+    attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
+    agent_store = os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True"
+    store = dist.TCPStore(os.environ.get("MASTER_ADDR", "localhost"), int(os.environ.get("MASTER_PORT", "29500")),
+                          world_size, is_master=not agent_store and os.environ.get("RANK", "0") == "0",
+                          timeout=timedelta(minutes=10), multi_tenant=not agent_store)
+    return dist.PrefixStore(f"tastvg/attempt_{attempt}/", store)
+
+
 def init_distributed(requested_device: str = "auto") -> DistInfo:
     """Join the process group that ``torchrun`` prepared, or run alone when there is none."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
@@ -51,7 +65,8 @@ def init_distributed(requested_device: str = "auto") -> DistInfo:
     if world_size > 1 and not dist.is_initialized():
         if device.type == "cuda":
             torch.cuda.set_device(device)
-        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo", store=_attempt_store(world_size),
+                                rank=rank, world_size=world_size)
     return DistInfo(rank=rank, world_size=world_size, local_rank=local_rank, device=device)
 
 

@@ -43,7 +43,7 @@ from tastvg.evaluation import evaluate
 from tastvg.train import checkpoint as ckpt
 from tastvg.train.distributed import DistInfo, all_gather_objects, all_reduce_mean, any_rank, barrier
 from tastvg.train.ema import ModelEMA, unwrap
-from tastvg.train.guards import NonFiniteLossError, check_gradients, check_loss, check_weights, describe_last_good
+from tastvg.train.guards import NonFiniteLossError, check_loss, check_weights, describe_last_good, non_finite_gradient
 from tastvg.train.interrupt import GracefulStop, TrainingInterrupted, ignore_stop_signals_in_worker
 from tastvg.train.logger import RunLogger, environment_info
 from tastvg.train.sampler import ResumableSampler
@@ -221,9 +221,11 @@ class Trainer:
         ids = [s for batch in micro_batches for s in self.task.sample_ids(batch)]
         self.scaler.unscale_(self.optimizer)
         params = [p for p in self.model.parameters() if p.requires_grad]
-        grad_norm = torch.nn.utils.clip_grad_norm_(params, self.cfg.clip_norm if self.cfg.clip_norm > 0 else math.inf)
-        if not self.scaler.is_enabled():  # an fp16 scaler skips non-finite steps by design
-            check_gradients(self.model, grad_norm, self.step + 1, ids, self._last_good())
+        try:  # an fp16 scaler skips non-finite steps by design; otherwise they stop the run
+            grad_norm = torch.nn.utils.clip_grad_norm_(params, self.cfg.clip_norm if self.cfg.clip_norm > 0 else math.inf,
+                                                       error_if_nonfinite=not self.scaler.is_enabled())
+        except RuntimeError:  # raised before clipping: the gradients still show which one is bad
+            raise non_finite_gradient(self.model, self.step + 1, ids, self._last_good()) from None
         if self._pending is not None:  # its weights have just given a finite loss and gradient
             self.save("last.pth", self._pending)
             self._pending = None

@@ -4,8 +4,8 @@ Three checks per optimiser step, each naming the step, the micro-batch, the samp
 gradients and weights, the first offending parameter:
 
 1. every micro-batch's loss is finite (on every rank: all ranks stop together under DDP);
-2. the clipped global gradient norm is finite (skipped under an fp16 gradient scaler, which skips
-   such steps by design);
+2. the global gradient norm is finite, checked before clipping (skipped under an fp16 gradient
+   scaler, which skips such steps by design); the gradients are all-reduced, so every rank agrees;
 3. the updated weights are finite.
 
 A weight can also blow up to a *finite* value (1e30 after one step at a huge learning rate) that
@@ -60,13 +60,14 @@ def first_non_finite(named: Iterable[tuple[str, torch.Tensor | None]]) -> str | 
     return next((n for n, t in items if not bool(torch.isfinite(t).all())), None)
 
 
-def check_gradients(model: nn.Module, grad_norm: torch.Tensor, step: int, ids: list[str], last_good: str) -> None:
-    """Raise if the global gradient norm is non-finite, naming the first parameter with a bad gradient."""
-    if bool(torch.isfinite(grad_norm)):
-        return
+def non_finite_gradient(model: nn.Module, step: int, ids: list[str], last_good: str) -> NonFiniteLossError:
+    """The error for a non-finite global gradient norm, naming the first parameter with a bad
+    gradient (call it before clipping, which spreads a NaN to every gradient)."""
+    grads = [p.grad.detach().float() for p in model.parameters() if p.grad is not None]
+    norm = float(torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))) if grads else float("nan")
     name = first_non_finite((n, p.grad) for n, p in model.named_parameters())
-    raise NonFiniteLossError(f"gradient norm is {float(grad_norm)} at {_where(step, None, ids)}; first parameter "
-                             f"with a non-finite gradient: {name}. Nothing was saved for this step; {last_good}")
+    return NonFiniteLossError(f"gradient norm is {norm} at {_where(step, None, ids)}; first parameter with a "
+                              f"non-finite gradient: {name}. Nothing was saved for this step; {last_good}")
 
 
 def check_weights(model: nn.Module, step: int, ids: list[str], last_good: str) -> None:
