@@ -1,4 +1,4 @@
-"""Frame sampling against hand-computed cases of spec §1.1."""
+"""Frame sampling against hand-computed cases of the official sampler (datasets/data_utils.py)."""
 
 import random
 

@@ -187,3 +187,16 @@ def test_in_memory_video_must_cover_the_segment(tmp_path):
     short = STVGDataset([r], cfg, train=False, frames={r.video_id: np.zeros((59, 16, 32, 3), np.uint8)})
     with pytest.raises(VideoError, match="at least 60"):
         short[0]
+
+
+def test_config_switches_reach_the_loader(tmp_path):
+    from tastvg.data.dataset import load_records
+    from tastvg.paths import data_samples_dir
+
+    with pytest.raises(AnnotationError, match=r"record '2', field 'target_bboxs'.*skips"):
+        load_records("vidstg", data_samples_dir() / "vidstg", "train", DataConfig.for_dataset("vidstg", strict=True))
+    (tmp_path / "annos").mkdir()
+    write(tmp_path / "annos", {"7": dict(VS, sentence={"description": "A dgo."})}, "test.json")
+    (tmp_path / "typos.json").write_text('{"dgo": "dog"}')
+    cfg = DataConfig.for_dataset("vidstg", vidstg_typos=str(tmp_path / "typos.json"))
+    assert load_records("vidstg", tmp_path, "test", cfg)[0].sentence == "a dog"

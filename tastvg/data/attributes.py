@@ -1,4 +1,4 @@
-"""Attribute vocabulary and a deterministic, download-free labeler (the authors' `sub` / attribute ids are not public).
+"""Attribute vocabulary and a deterministic, download-free labeler (the authors' labels are not public).
 
 TA-STVG's ASA heads are trained on per-sentence ``sub`` (subject phrase), ``adj_index_list``
 (appearance ids) and ``verb_index_list`` (motion ids) that exist only in the authors' annotation

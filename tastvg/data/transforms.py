@@ -1,5 +1,7 @@
-"""Frame and box transforms of the official pipeline (``datasets/transforms.py``): resize, horizontal flip (with "left" <-> "right" in the
-sentence), ImageNet normalisation, boxes to normalised ``(cx, cy, w, h)``.
+"""Frame and box transforms of the official pipeline (``load_frames``, ``datasets/transforms.py``):
+resize, horizontal flip (and the optional "left" <-> "right" swap of the sentence), ImageNet
+normalisation, boxes to normalised ``(cx, cy, w, h)``. Box arithmetic follows the official order:
+flip in original pixels, scale per axis, divide by the frame size, then convert to centre/size.
 
 Frames are ``uint8 [T, H, W, 3]`` arrays from the decoder, tensors ``[T, 3, H, W]`` after
 :func:`to_tensor`; boxes are ``[n, 4]`` float tensors, ``xyxy`` pixels until :func:`normalize_boxes`.
