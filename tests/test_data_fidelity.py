@@ -198,3 +198,15 @@ def test_negative_coordinates_reach_the_targets_unchanged():
     s = _dataset(100, 300, False, box=(-4.0, -2.0, 6.0, 8.0))[0]
     # xyxy / (W, H) = [-0.2, -0.2, 0.3, 0.8] -> cx 0.05, cy 0.3, w 0.5, h 1.0
     assert torch.allclose(s["gt_boxes"][0], torch.tensor([0.05, 0.3, 0.5, 1.0]))
+
+
+def test_one_generator_gives_the_official_sequence_of_crops_and_flips():
+    # official order per training sample: random() for the crop, choices when cropping, random() for the flip
+    ds = _dataset(200, 300, True)
+    ds.rng = random.Random(11)
+    got = [(ds[0]["frame_ids"].tolist(), ds.rng.getstate()) for _ in range(6)]
+    random.seed(11)
+    for ids, _ in got:
+        assert ids == official_hc_clip(500, (200, 300), "train")
+        random.random()  # RandomHorizontalFlip
+    assert got[-1][1] == random.getstate()

@@ -77,13 +77,17 @@ class STVGDataset(Dataset):
         labeler: fills subject / attribute ids for records that lack them (``attributes.py``).
         mot_names: motion attribute names; ids differing by left/right swap on flips.
         frames: optional in-memory videos ``{video_id: uint8 [N, H, W, 3]}`` (no decoding).
+        rng: draw every sample's random numbers from this one generator, in call order, as the
+            official loaders draw from Python's global ``random`` (``random.Random(s)`` then gives
+            the official clips and flips of ``random.seed(s)``; use with ``num_workers=0``). By
+            default each sample seeds its own generator from ``(seed, epoch, index)``.
     """
 
     def __init__(self, records: Sequence[STVGRecord], cfg: DataConfig, train: bool, seed: int = 0,
                  labeler: Optional[Labeler] = None, mot_names: Optional[Sequence[str]] = None,
                  app_names: Optional[Sequence[str]] = None,
-                 frames: Optional[dict[str, np.ndarray]] = None) -> None:
-        self.records, self.cfg, self.train, self.seed = list(records), cfg, train, seed
+                 frames: Optional[dict[str, np.ndarray]] = None, rng: Optional[random.Random] = None) -> None:
+        self.records, self.cfg, self.train, self.seed, self.rng = list(records), cfg, train, seed, rng
         self.labeler, self.frames, self.epoch = labeler, frames, 0
         self.mot_pairs = flip_pairs(mot_names) if (mot_names and cfg.flip_swap_attributes) else {}
         self.app_pairs = flip_pairs(app_names) if (app_names and cfg.flip_swap_attributes) else {}
@@ -158,7 +162,7 @@ class STVGDataset(Dataset):
 
     def load(self, index: int) -> dict[str, Any]:
         r, cfg = self.records[index], self.cfg
-        rng = random.Random(f"{self.seed}/{self.epoch}/{index}")
+        rng = self.rng if self.rng is not None else random.Random(f"{self.seed}/{self.epoch}/{index}")
         ids = sample_frame_ids(r.segment, r.frame_count, r.t_start, r.t_end, cfg, self.train, rng)
         inside = [r.t_start <= f <= r.t_end for f in ids]
         if not any(inside) and cfg.empty_gt_clip == "raise":
