@@ -1,11 +1,16 @@
-"""`tastvg train` and `tastvg evaluate --checkpoint` on the shipped SynthSTVG sample."""
+"""`tastvg train` and `tastvg evaluate --checkpoint` on the shipped SynthSTVG sample: resume modes,
+a resume validated before anything is written, interrupts, and one clean line for every error."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -15,40 +20,141 @@ from tastvg.train.checkpoint import load_checkpoint
 
 SYNTH = str(data_samples_dir() / "synth")
 FAST = ["optim.epochs=1", "train.batch_size=2", "train.progress=false", "train.log_every=1"]
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+
+
+def train(run: Path, *extra: str) -> list[str]:
+    return ["train", "--config", "tiny", "--data-root", SYNTH, "--out", str(run), *FAST, *extra]
+
+
+def fails(argv: list[str], capsys, code: int = 2) -> str:
+    """Run the CLI, expect exit status ``code`` and exactly one ``error:`` line on stderr; return it."""
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == code
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: "), err
+    return err[0]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory) -> Path:
+    """A two-step tiny run (its folder is shared: copy it before changing it)."""
+    run = tmp_path_factory.mktemp("tiny") / "run"
+    assert main(train(run, "train.max_steps=2")) == 0
+    return run
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--config", "tiny", "--data-root", "/nonexistent"], "not a folder"),
-    (["--config", "no-such-preset", "--data-root", SYNTH], "no-such-preset"),
-    (["--config", "tiny", "--data-root", SYNTH, "decoder.layers=2"], "unknown override section"),
-    (["--config", "tiny", "--data-root", SYNTH, "model.no_such_field=2"], "model.no_such_field"),
-    (["--config", "tiny", "--data-root", SYNTH, "train.epochs=2"], "optim"),
-    (["--config", "tiny", "--data-root", SYNTH, "train.batch_size"], "SECTION.FIELD=VALUE"),
-    (["--config", "paper-hcstvg", "--data-root", SYNTH, "--dataset", "synth"], "--tokenizer"),
+    (["--data-root", "/nonexistent"], "not a folder"),
+    (["--config", "no-such-preset"], "no-such-preset"),
+    (["decoder.layers=2"], "unknown override section"),
+    (["model.no_such_field=2"], "model.no_such_field"),
+    (["train.epochs=2"], "optim"),
+    (["train.batch_size"], "SECTION.FIELD=VALUE"),
+    (["--config", "paper-hcstvg", "--dataset", "synth"], "--tokenizer"),
+    (["train.max_steps=abc"], "train.max_steps: expected int, got 'abc'"),
+    (["data.flip_prob=high"], "data.flip_prob: expected float"),
+    (["model.branches=[motion"], "not a valid YAML value"),
+    (["--resume"], "does not exist"),
+    (["--resume", "sometimes"], "--resume takes no value or `auto`"),
+    (["--init-mdetr", "/nonexistent.pth"], "not a file"),
 ])
-def test_bad_arguments_fail_at_once_naming_the_fix(argv, message, tmp_path):
-    with pytest.raises(SystemExit, match=message):
-        main(["train", "--out", str(tmp_path / "run"), *argv])
+def test_bad_arguments_fail_at_once_in_one_line_naming_the_fix(argv, message, tmp_path, capsys):
+    base = {"--config": "tiny", "--data-root": SYNTH}
+    for flag in list(base):
+        if flag in argv:
+            base.pop(flag)
+    args = [x for kv in base.items() for x in kv]
+    assert message in fails(["train", "--out", str(tmp_path / "run"), *args, *argv], capsys)
+    assert not (tmp_path / "run").exists()  # nothing written
 
 
-def test_train_resume_and_evaluate_the_checkpoint(tmp_path, capsys):
+def test_broken_annotations_end_in_one_line(tmp_path, capsys):
+    (tmp_path / "annos").mkdir()
+    (tmp_path / "annos" / "train.json").write_text('{"v.mp4": {"width": 10}}')
+    (tmp_path / "annos" / "test.json").write_text("{}")
+    assert "train.json" in fails(["train", "--config", "tiny", "--data-root", str(tmp_path), "--out",
+                                  str(tmp_path / "run")], capsys)
+
+
+def test_debug_shows_the_traceback(tmp_path, monkeypatch):
+    junk = tmp_path / "junk.pth"
+    junk.write_text("not a checkpoint")
+    argv = ["evaluate", "--checkpoint", str(junk), "--data-root", SYNTH]
+    with pytest.raises(ValueError, match="junk.pth"):
+        main([*argv, "--debug"])
+    monkeypatch.setenv("TASTVG_DEBUG", "1")
+    with pytest.raises(ValueError, match="junk.pth"):
+        main(argv)
+
+
+def test_help_lists_only_train_fields_it_accepts(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    listed = [line.split()[0] for line in capsys.readouterr().out.splitlines() if line.startswith("  train.")]
+    assert "train.max_steps" in listed and "train.lrs" not in listed
+    from tastvg.train.cli import add_arguments, resolve_run
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    from tastvg.train.engine import TrainConfig
+
+    for name in listed:
+        value = json.dumps(getattr(TrainConfig(), name.split(".")[1]))
+        resolve_run(parser.parse_intermixed_args(["--config", "tiny", "--data-root", SYNTH, f"{name}={value}"]))
+
+
+def test_resume_modes_overrides_anywhere_and_leftover_tmp_files(tiny_run, tmp_path, capsys):
     run = tmp_path / "run"
-    assert main(["train", "--config", "tiny", "--data-root", SYNTH, "--out", str(run), *FAST, "train.max_steps=2"]) == 0
-    for name in ("last.pth", "best.pth", "config.yaml", "log.csv", "environment.json", "predictions_last.json"):
-        assert (run / name).exists(), name
+    shutil.copytree(tiny_run, run)
     assert load_checkpoint(run / "last.pth")["step"] == 2
-    with pytest.raises(SystemExit, match="--resume"):
-        main(["train", "--config", "tiny", "--data-root", SYNTH, "--out", str(run), *FAST])
-    assert main(["train", "--config", "tiny", "--data-root", SYNTH, "--out", str(run), "--resume", *FAST,
-                 "train.max_steps=3"]) == 0
-    assert load_checkpoint(run / "last.pth")["step"] == 3
+    assert "--resume" in fails(train(run), capsys)  # an existing run is never overwritten
+    (run / "last.pth.tmp").write_bytes(b"half a checkpoint")  # left by a kill during a write
+    # overrides on both sides of the options; --resume swallowing an override gives it back
+    argv = ["train", "train.max_steps=3", "--config", "tiny", *FAST, "--data-root", SYNTH, "--out", str(run), "--resume"]
+    assert main(argv) == 0
+    assert load_checkpoint(run / "last.pth")["step"] == 3 and not (run / "last.pth.tmp").exists()
     assert "resumed from" in capsys.readouterr().out
+    assert main([*train(run), "--resume", "train.max_steps=4"]) == 0
+    assert load_checkpoint(run / "last.pth")["step"] == 4
+    fresh = tmp_path / "fresh"
+    assert main([*train(fresh, "train.max_steps=1"), "--resume", "auto"]) == 0  # auto on a new folder: start
+    assert load_checkpoint(fresh / "last.pth")["step"] == 1
+    assert main([*train(fresh, "train.max_steps=2"), "--resume", "auto"]) == 0  # and then continue
+    assert "resumed from" in capsys.readouterr().out and load_checkpoint(fresh / "last.pth")["step"] == 2
 
+
+def test_a_resume_with_another_config_names_the_fields_and_rewrites_nothing(tiny_run, tmp_path, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    record = {name: (run / name).read_bytes() for name in ("config.yaml", "environment.json", "train_config.json",
+                                                          "last.pth", "log.csv")}
+    line = fails(["train", "--config", "synth", "--data-root", SYNTH, "--out", str(run), *FAST, "--resume"], capsys)
+    assert "model.name: checkpoint 'tiny', now 'synth'" in line and "field(s) differ" in line
+    line = fails([*train(run, "train.seed=3"), "--resume", "auto"], capsys)
+    assert "train.seed: checkpoint 2021, now 3" in line
+    assert {name: (run / name).read_bytes() for name in record} == record
+
+
+def test_evaluate_the_checkpoint_and_its_errors(tiny_run, tmp_path, capsys):
     out = tmp_path / "result.json"
-    assert main(["evaluate", "--checkpoint", str(run / "last.pth"), "--data-root", SYNTH, "--json", str(out)]) == 0
+    pred = tmp_path / "pred.json"
+    assert main(["evaluate", "--checkpoint", str(tiny_run / "last.pth"), "--data-root", SYNTH, "--json", str(out),
+                 "--pred-out", str(pred)]) == 0
     result = json.loads(out.read_text())
     assert result["num_videos"] == len(json.loads((data_samples_dir() / "synth/annos/test.json").read_text()))
-    assert (run / "predictions_test.json").exists()
+    assert pred.exists()
+    capsys.readouterr()
+    vidstg = str(data_samples_dir() / "vidstg")
+    assert "pass --dataset" in fails(["evaluate", "--checkpoint", str(tiny_run / "last.pth"), "--data-root", vidstg],
+                                     capsys)
+    text, cut = tmp_path / "text.pth", tmp_path / "cut.pth"
+    text.write_text("hello")
+    cut.write_bytes((tiny_run / "last.pth").read_bytes()[:4000])
+    for path in (text, cut, tmp_path / "missing.pth"):
+        assert path.name in fails(["evaluate", "--checkpoint", str(path), "--data-root", SYNTH], capsys)
 
 
 def test_init_mdetr_loads_before_training_and_fails_clearly(tmp_path, capsys):
@@ -61,44 +167,65 @@ def test_init_mdetr_loads_before_training_and_fails_clearly(tmp_path, capsys):
              "bbox_embed.layers.2.bias": torch.full_like(own["box_head.layers.2.bias"], 0.25)}
     torch.save({"model": mdetr}, tmp_path / "mdetr.pth")
     run = tmp_path / "run"
-    assert main(["train", "--config", "tiny", "--data-root", SYNTH, "--out", str(run), "--init-mdetr",
-                 str(tmp_path / "mdetr.pth"), *FAST, "train.max_steps=1"]) == 0
+    assert main([*train(run, "train.max_steps=1"), "--init-mdetr", str(tmp_path / "mdetr.pth")]) == 0
     assert "initialised 2 tensors from MDETR" in capsys.readouterr().out
     state = load_checkpoint(run / "last.pth")
     for ours, theirs in (("box_head.layers.2.bias", "bbox_embed.layers.2.bias"),
                          ("encoder.layers.0.linear1.weight", "transformer.encoder.layers.0.linear1.weight")):
         assert torch.allclose(state["model"][ours], mdetr[theirs], atol=5e-3), ours  # one AdamW step away
         assert torch.allclose(state["ema"]["module"][ours], mdetr[theirs], atol=5e-3), ours  # EMA started there too
-    assert main(["train", "--config", "tiny", "--data-root", SYNTH, "--out", str(run), "--resume", *FAST,
-                 "train.max_steps=2"]) == 0  # a resumed run still says where it started from
+    assert main([*train(run, "train.max_steps=2"), "--resume"]) == 0  # a resumed run still says where it started
     assert load_checkpoint(run / "last.pth")["config"]["init_mdetr"] == str(tmp_path / "mdetr.pth")
     torch.save({"model": {"something.else": torch.zeros(2)}}, tmp_path / "foreign.pth")
     (tmp_path / "corrupt.pth").write_bytes(b"not a checkpoint")
-    for name, message in (("missing.pth", "not a file"), ("foreign.pth", "no tensor maps"),
-                          ("corrupt.pth", "cannot read")):
-        with pytest.raises(SystemExit, match=message):
-            main(["train", "--config", "tiny", "--data-root", SYNTH, "--out", str(tmp_path / name),
-                  "--init-mdetr", str(tmp_path / name), *FAST, "train.max_steps=1"])
+    capsys.readouterr()
+    for name, message in (("foreign.pth", "no tensor maps"), ("corrupt.pth", "cannot read")):
+        assert message in fails([*train(tmp_path / name, "train.max_steps=1"), "--init-mdetr", str(tmp_path / name)],
+                                capsys)
 
 
-def test_evaluate_needs_exactly_one_mode(tmp_path):
-    with pytest.raises(SystemExit, match="either"):
-        main(["evaluate"])
-    with pytest.raises(SystemExit, match="go together"):
-        main(["evaluate", "--checkpoint", str(tmp_path / "x.pth")])
+def test_a_blown_up_run_exits_1_in_one_line_and_keeps_a_good_checkpoint(tmp_path, capsys):
+    run = tmp_path / "run"
+    line = fails(train(run, "optim.lr_base=1e30", "optim.schedule=constant", "train.checkpoint_every=1"), capsys, code=1)
+    assert "optimiser step 2" in line and "synth_" in line and "(step 0;" in line
+    state = load_checkpoint(run / "last.pth")
+    assert state["step"] == 0
 
 
-def test_two_process_gloo_ddp_trains_tastvg_and_rank0_checkpoint_loads(tmp_path):
+def test_ctrl_c_saves_the_current_step_and_says_how_to_resume(tmp_path):
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "tastvg.train", "--config", "tiny", "--data-root", SYNTH, "--out", str(run),
+           "--device", "cpu", *FAST, "optim.epochs=4", "train.checkpoint_every=1000"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    deadline = time.time() + 240
+    while not ((run / "log.csv").exists() and len((run / "log.csv").read_text().splitlines()) >= 3):
+        assert proc.poll() is None and time.time() < deadline, proc.communicate()
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-3000:]
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "interrupted by SIGINT at step" in lines[0] and "--resume auto" in lines[0], err
+    step = int(lines[0].split("at step ")[1].split(":")[0])
+    assert step >= 2 and load_checkpoint(run / "last.pth")["step"] == step
+
+
+def test_two_process_gloo_ddp_metrics_equal_a_single_process_evaluation(tmp_path, capsys):
     run = tmp_path / "ddp"
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29541",
            "-m", "tastvg.train", "--config", "tiny", "--data-root", SYNTH, "--out", str(run), "--device", "cpu",
-           *FAST, "train.max_steps=2"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+           *FAST, "train.max_steps=2", "--resume", "auto"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=ENV)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "world size 2" in proc.stdout and "m_vIoU" in proc.stdout
     state = load_checkpoint(run / "last.pth")
-    assert state["step"] == 2
-    from tastvg.models.tastvg import build_model
+    assert state["step"] == 2 and len(state["rng"]) == 2
+    import csv
 
-    build_model("tiny").load_state_dict(state["model"])
+    logged = [r for r in csv.DictReader(open(run / "log.csv")) if r.get("test/m_tIoU")][-1]
+    out = tmp_path / "single.json"
+    assert main(["evaluate", "--checkpoint", str(run / "last.pth"), "--data-root", SYNTH, "--json", str(out),
+                 "--pred-out", str(tmp_path / "pred.json")]) == 0
+    single = json.loads(out.read_text())
+    for key in ("m_tIoU", "m_vIoU"):  # rank 1's shard was predicted by the same EMA as rank 0's
+        assert single[key] == pytest.approx(float(logged[f"test/{key}"]), abs=1e-6), key

@@ -183,7 +183,8 @@ def init_from_mdetr(model, path: Path) -> list[str]:
     try:
         keys = load_mdetr_weights(model, path)
     except Exception as err:  # a corrupt or foreign file
-        raise SystemExit(f"error: --init-mdetr {path}: cannot read it as a checkpoint ({err})") from None
+        detail = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+        raise SystemExit(f"error: --init-mdetr {path}: cannot read it as a checkpoint ({detail})") from None
     if not keys:
         raise SystemExit(f"error: --init-mdetr {path}: no tensor maps onto this model (is it an MDETR checkpoint "
                          "of the same sizes as the config?)")
