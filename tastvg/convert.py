@@ -139,7 +139,7 @@ def convert_official_checkpoint(state_dict: Mapping[str, Tensor], config: Any) -
     if alias_mismatch:
         problems.append(f"alias key(s) differ from their owner: {_fmt(alias_mismatch)}")
     if problems:
-        raise ValueError("cannot convert official checkpoint:\n  " + "\n  ".join(problems))
+        raise ValueError("cannot convert official checkpoint: " + "; ".join(problems))
     return out
 
 

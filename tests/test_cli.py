@@ -48,13 +48,58 @@ def test_evaluate_rejects_mismatched_predictions(files, tmp_path, capsys):
     assert "'b'" in capsys.readouterr().err
 
 
-def test_evaluate_names_a_missing_or_broken_file(files, tmp_path):
+def one_error_line(argv, capsys, code: int = 2) -> str:
+    """Run the CLI; expect exit status ``code`` and exactly one ``error:`` line on stderr."""
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == code
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: "), err
+    return err[0]
+
+
+def test_evaluate_names_a_missing_or_broken_file(files, tmp_path, capsys):
     gt, _ = files
-    with pytest.raises(SystemExit, match="not found"):
-        main(["evaluate", "--gt", str(gt), "--pred", str(tmp_path / "nope.json")])
+    assert "not found" in one_error_line(["evaluate", "--gt", str(gt), "--pred", str(tmp_path / "nope.json")], capsys)
     (tmp_path / "broken.json").write_text("{not json")
-    with pytest.raises(SystemExit, match="broken.json"):
-        main(["evaluate", "--gt", str(gt), "--pred", str(tmp_path / "broken.json")])
+    assert "broken.json" in one_error_line(["evaluate", "--gt", str(gt), "--pred", str(tmp_path / "broken.json")],
+                                           capsys)
+    assert "either" in one_error_line(["evaluate"], capsys)
+    assert "go together" in one_error_line(["evaluate", "--checkpoint", str(tmp_path / "x.pth")], capsys)
+
+
+def test_convert_official_names_a_truncated_text_or_missing_file(tmp_path, capsys):
+    import torch
+
+    torch.save({"model": {"a": torch.zeros(1000)}}, tmp_path / "good.pth")
+    (tmp_path / "cut.pth").write_bytes((tmp_path / "good.pth").read_bytes()[:300])
+    (tmp_path / "text.pth").write_text("just some text")
+    for name, message in (("cut.pth", "truncated or not a .pth file"), ("text.pth", "truncated or not a .pth file"),
+                          ("missing.pth", "does not exist")):
+        line = one_error_line(["convert-official", str(tmp_path / name), str(tmp_path / "out.pth"), "--preset", "tiny"],
+                              capsys)
+        assert name in line and message in line
+    assert "key(s) of ours missing" in one_error_line(
+        ["convert-official", str(tmp_path / "good.pth"), str(tmp_path / "out.pth"), "--preset", "tiny"], capsys)
+
+
+def test_load_checkpoint_refuses_pickled_code(tmp_path, capsys):
+    import torch
+
+    marker = tmp_path / "ran"
+    torch.save({"format": 2, "payload": RunsCode(str(marker))}, tmp_path / "evil.pth")
+    line = one_error_line(["evaluate", "--checkpoint", str(tmp_path / "evil.pth"), "--data-root", str(tmp_path)], capsys)
+    assert "not loaded for safety" in line and not marker.exists()
+
+
+class RunsCode:
+    """Unpickling this touches a file: what a hostile checkpoint could do with weights_only=False."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
 
 
 def test_console_script_help_runs():
