@@ -2,8 +2,8 @@
 environment (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR``, ``MASTER_PORT``), this
 module reads it. NCCL on GPUs, gloo on CPUs.
 
-    torchrun --nproc_per_node 8 -m tastvg.train --config paper-hcstvg ...
-    torchrun --nnodes 2 --node_rank 0 --master_addr HOST --nproc_per_node 8 -m tastvg.train ...
+    torchrun --nproc_per_node 8 --max-restarts 3 -m tastvg.train --config paper-hcstvg ... --resume auto
+    torchrun --nnodes 2 --node_rank 0 --master_addr HOST --nproc_per_node 8 -m tastvg.train ... --resume auto
 """
 
 from __future__ import annotations
