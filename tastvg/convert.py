@@ -169,9 +169,10 @@ def read_official(src: Path, trust_pickle: bool = False) -> Any:
                              "with --trust-pickle if you trust the file") from None
         raise SystemExit(f"error: convert-official: {src} is not a PyTorch checkpoint (not a .pth file?)") from None
     except Exception as err:  # zip errors of a truncated file, a text file's stray bytes, ...
-        detail = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+        from tastvg.train.checkpoint import first_line
+
         raise SystemExit(f"error: convert-official: cannot read {src} as a PyTorch checkpoint: truncated or not "
-                         f"a .pth file ({type(err).__name__}: {detail})") from None
+                         f"a .pth file ({type(err).__name__}: {first_line(err)})") from None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

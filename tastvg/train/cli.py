@@ -183,8 +183,9 @@ def init_from_mdetr(model, path: Path) -> list[str]:
     try:
         keys = load_mdetr_weights(model, path)
     except Exception as err:  # a corrupt or foreign file
-        detail = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
-        raise SystemExit(f"error: --init-mdetr {path}: cannot read it as a checkpoint ({detail})") from None
+        from tastvg.train.checkpoint import first_line
+
+        raise SystemExit(f"error: --init-mdetr {path}: cannot read it as a checkpoint ({first_line(err)})") from None
     if not keys:
         raise SystemExit(f"error: --init-mdetr {path}: no tensor maps onto this model (is it an MDETR checkpoint "
                          "of the same sizes as the config?)")
