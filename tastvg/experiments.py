@@ -34,6 +34,10 @@ from tastvg.analysis import analyse
 from tastvg.experiment_grids import (  # noqa: F401  (re-exported: ex.GRIDS, ex.VARIANTS, ...)
     GRIDS, METRICS, PRIORITY, SWEEP_VARIANTS, TEST_TIME_SWEEPS, VARIANTS, grid_runs, resolve_variant)
 from tastvg.experiment_summary import format_summary, load_records, summarize, write_summary  # noqa: F401
+from tastvg.experiment_ladder import (  # noqa: F401  (re-exported: the diagnosis ladder's rungs)
+    ProbeResult, attention_on_target, box_on_target, frame_difference_features, group_split, linear_probe,
+    probe_motion_per_frame, probe_subject_attributes, roc_auc, scene_labels, train_asa_probe, train_tts_probe,
+    tts_span_auc)
 from tastvg.io import write_json_atomic
 
 

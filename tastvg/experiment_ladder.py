@@ -1,0 +1,334 @@
+"""The diagnosis ladder: positive controls that say *which* part of TA-STVG fails to learn *when*
+and *which* on SynthSTVG, each a small function with a known answer on made-up data.
+
+Rungs, cheapest first (each returns numbers beside its chance / majority-class rate):
+
+1. :func:`probe_motion_per_frame` — can a linear probe on per-frame features (Video Swin's, the
+   encoder's, or plain frame differences as the probe's own positive control) tell whether the
+   object is doing its action in that frame? TTS sees nothing else: its frame queries attend to
+   the text only (TA-STVG paper, Sec. 3.2; official ``models/tastvg.py`` @ 904ad0c), so a frame's
+   relevance must be decodable from that frame's tokens.
+2. :func:`tts_span_auc` — does a TTS relevance curve rank the frames of the span above the others
+   (per-video ROC AUC, 0.5 = chance)? :func:`train_tts_probe` trains one TTS branch on fixed
+   features to find out whether TTS *can* learn the span from them.
+3. :func:`probe_subject_attributes` — does a sentence feature (the text encoder's ``<s>``) encode
+   the attributes its subject names?
+4. :func:`attention_on_target` / :func:`box_on_target` — do ASA maps (or decoder attention) and
+   predicted boxes land on the target rather than on a distractor?
+
+Labels come from the generator (:mod:`tastvg.data.synth_scene`), which knows every actor's box
+and action span per frame: :func:`scene_labels`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Optional, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+
+# ------------------------------------------------------------------------------------ probes
+@dataclass
+class ProbeResult:
+    """Held-out accuracy of a linear probe, beside the majority-class rate (the train split's most
+    common class, scored on the test split) and the class-balanced accuracy."""
+
+    accuracy: float
+    majority: float
+    balanced_accuracy: float
+    chance_balanced: float  # 1 / number of classes present in the test split
+    n_train: int
+    n_test: int
+    classes: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def group_split(groups: Sequence[int] | np.ndarray, test_fraction: float = 0.25, seed: int = 0) -> np.ndarray:
+    """Boolean train mask over samples: whole groups (videos) go to train or test, never both."""
+    groups = np.asarray(groups)
+    ids = np.unique(groups)
+    rng = np.random.default_rng(seed)
+    test_ids = rng.permutation(ids)[: max(1, int(round(len(ids) * test_fraction)))]
+    if len(test_ids) >= len(ids):
+        raise ValueError("group_split: need at least two groups")
+    return ~np.isin(groups, test_ids)
+
+
+def linear_probe(x: Tensor | np.ndarray, y: Tensor | np.ndarray, train: np.ndarray, *, steps: int = 300,
+                 weight_decay: float = 1e-3, seed: int = 0, balanced: bool = True) -> ProbeResult:
+    """Multinomial logistic regression on ``x`` [S, C] -> ``y`` [S] (int classes), fitted on
+    ``train`` (bool [S]) with L-BFGS on standardised features, scored on the rest.
+
+    ``balanced`` weights the loss by inverse class frequency, so a rare class (e.g. "in the
+    action span" in a short span) is not ignored."""
+    x = torch.as_tensor(np.asarray(x), dtype=torch.float32)
+    y = torch.as_tensor(np.asarray(y), dtype=torch.long)
+    tr = torch.as_tensor(np.asarray(train, dtype=bool))
+    if not bool(tr.any()) or bool(tr.all()):
+        raise ValueError("linear_probe: need both train and test samples")
+    classes = int(y.max()) + 1
+    mu, sd = x[tr].mean(0), x[tr].std(0).clamp(min=1e-6)
+    z = (x - mu) / sd
+    torch.manual_seed(seed)
+    lin = nn.Linear(z.shape[1], classes)
+    counts = torch.bincount(y[tr], minlength=classes).float()
+    weight = (counts.sum() / counts.clamp(min=1)) / classes if balanced else None
+    opt = torch.optim.LBFGS(lin.parameters(), lr=0.5, max_iter=steps, history_size=20, line_search_fn="strong_wolfe")
+    loss_fn = nn.CrossEntropyLoss(weight=weight)
+
+    def closure() -> Tensor:
+        opt.zero_grad()
+        loss = loss_fn(lin(z[tr]), y[tr]) + weight_decay * lin.weight.pow(2).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    with torch.no_grad():
+        pred = lin(z[~tr]).argmax(1)
+    yt = y[~tr]
+    acc = float((pred == yt).float().mean())
+    majority = float((yt == int(counts.argmax())).float().mean())
+    present = torch.unique(yt)
+    bal = float(torch.stack([(pred[yt == c] == c).float().mean() for c in present]).mean())
+    return ProbeResult(acc, majority, bal, 1.0 / len(present), int(tr.sum()), int((~tr).sum()), classes)
+
+
+def probe_motion_per_frame(features: Tensor | np.ndarray, labels: Tensor | np.ndarray,
+                           valid: Optional[Tensor | np.ndarray] = None, test_fraction: float = 0.25,
+                           seed: int = 0) -> ProbeResult:
+    """Rung 1. ``features`` [V, T, C] (one vector per frame, e.g. spatially pooled Video Swin
+    features), ``labels`` [V, T] int (e.g. 1 = the object does its action in this frame),
+    ``valid`` [V, T] bool. Videos are split into train / held-out test."""
+    f = np.asarray(features, dtype=np.float32)
+    lab = np.asarray(labels)
+    v, t = lab.shape
+    keep = np.ones((v, t), bool) if valid is None else np.asarray(valid, bool)
+    groups = np.repeat(np.arange(v), t).reshape(v, t)[keep]
+    return linear_probe(f[keep], lab[keep], group_split(groups, test_fraction, seed), seed=seed)
+
+
+def probe_subject_attributes(features: Tensor | np.ndarray, attributes: Sequence[dict[str, str]],
+                             groups: Sequence[str] = ("size", "texture", "colour", "shape"),
+                             test_fraction: float = 0.25, seed: int = 0) -> dict[str, ProbeResult]:
+    """Rung 3. ``features`` [V, d] (one sentence feature per video, e.g. the text encoder's
+    ``<s>``), ``attributes`` [V] dicts of the *named* value per attribute group (a group the
+    sentence does not name is absent, or ``None``). Returns one probe per group over the videos
+    that name it."""
+    f = np.asarray(features, dtype=np.float32)
+    out: dict[str, ProbeResult] = {}
+    for g in groups:
+        rows = [i for i, a in enumerate(attributes) if a.get(g) is not None]
+        values = sorted({attributes[i][g] for i in rows})
+        if len(rows) < 8 or len(values) < 2:
+            continue
+        y = np.array([values.index(attributes[i][g]) for i in rows])
+        out[g] = linear_probe(f[rows], y, group_split(np.arange(len(rows)), test_fraction, seed), seed=seed)
+    return out
+
+
+# ------------------------------------------------------------------------------------ TTS
+def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Mann–Whitney ROC AUC (ties count one half); NaN when one class is absent."""
+    s, y = np.asarray(scores, float), np.asarray(labels, bool)
+    pos, neg = s[y], s[~y]
+    if len(pos) == 0 or len(neg) == 0:
+        return float("nan")
+    greater = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
+    return float(greater / (len(pos) * len(neg)))
+
+
+def tts_span_auc(scores: Tensor | np.ndarray, in_span: Tensor | np.ndarray,
+                 valid: Optional[Tensor | np.ndarray] = None) -> dict[str, float]:
+    """Rung 2. Per-video ROC AUC of a relevance curve ``scores`` [V, T] against the span
+    ``in_span`` [V, T] over the ``valid`` frames; mean over the videos with both classes, plus the
+    mean relevance inside and outside the span."""
+    s, y = np.asarray(scores, float), np.asarray(in_span, bool)
+    keep = np.ones_like(y) if valid is None else np.asarray(valid, bool)
+    aucs = [roc_auc(s[i][keep[i]], y[i][keep[i]]) for i in range(len(s))]
+    aucs = [a for a in aucs if a == a]
+    return {"auc": float(np.mean(aucs)) if aucs else float("nan"), "videos": len(aucs), "chance": 0.5,
+            "inside": float(s[keep & y].mean()) if (keep & y).any() else float("nan"),
+            "outside": float(s[keep & ~y].mean()) if (keep & ~y).any() else float("nan")}
+
+
+def train_tts_probe(features: Tensor, text_ids: Tensor, text_mask: Tensor, in_span: Tensor, train: np.ndarray,
+                    *, d: int = 64, heads: int = 4, layers: int = 2, steps: int = 400, lr: float = 1e-3,
+                    batch: int = 16, seed: int = 0, vocab: int = 512) -> dict[str, Any]:
+    """Rung 2 as a trained control: one TTS branch (:class:`tastvg.models.tts.TemporalSampling`,
+    the official structure) on fixed features ``[V, T, N, C]`` (projected to ``d``), reading a
+    trainable embedding of the sentence tokens ``text_ids`` [V, L], trained by BCE against
+    ``in_span`` [V, T] on the ``train`` videos (bool [V]); returns :func:`tts_span_auc` on the rest
+    and the training loss curve."""
+    from tastvg.models.tts import TemporalSampling
+
+    torch.manual_seed(seed)
+    proj = nn.Linear(features.shape[-1], d)
+    emb = nn.Embedding(vocab, d)
+    tts = TemporalSampling(d, heads, layers, dropout=0.0)
+    params = [*proj.parameters(), *emb.parameters(), *tts.parameters()]
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=1e-4)
+    tr_idx = np.nonzero(np.asarray(train, bool))[0]
+    te_idx = np.nonzero(~np.asarray(train, bool))[0]
+    rng = np.random.default_rng(seed)
+    mu = features[tr_idx].mean((0, 1, 2))
+    sd = features[tr_idx].std((0, 1, 2)).clamp(min=1e-6)
+
+    def logits(idx: np.ndarray) -> Tensor:
+        x = proj((features[idx] - mu) / sd)
+        return tts(x, emb(text_ids[idx]), text_mask[idx] == 0)
+
+    losses = []
+    for _ in range(steps):
+        idx = rng.choice(tr_idx, size=min(batch, len(tr_idx)), replace=False)
+        loss = nn.functional.binary_cross_entropy_with_logits(logits(idx), in_span[idx].float())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    with torch.no_grad():
+        scores = logits(te_idx).sigmoid()
+    return tts_span_auc(scores.numpy(), in_span[te_idx].numpy()) | {"loss_first": float(np.mean(losses[:20])),
+                                                                      "loss_last": float(np.mean(losses[-20:]))}
+
+
+# ------------------------------------------------------------------------------------ which
+def attention_on_target(maps: Tensor | np.ndarray, target_cells: Tensor | np.ndarray,
+                        valid: Optional[Tensor | np.ndarray] = None) -> dict[str, float]:
+    """Rung 4. Share of an attention/activation map ``maps`` [V, T, N] (non-negative, any scale)
+    that falls on the target's cells ``target_cells`` [V, T, N] (0/1), averaged over the
+    ``valid`` frames [V, T]; ``chance`` is the share of a uniform map (cells covered / N)."""
+    m = np.asarray(maps, float)
+    c = np.asarray(target_cells, float)
+    keep = np.ones(m.shape[:2], bool) if valid is None else np.asarray(valid, bool)
+    keep &= c.sum(-1) > 0
+    share = (m * c).sum(-1) / np.maximum(m.sum(-1), 1e-12)
+    chance = c.sum(-1) / c.shape[-1]
+    s, ch = float(share[keep].mean()), float(chance[keep].mean())
+    return {"share": s, "chance": ch, "ratio": s / ch if ch > 0 else float("nan")}
+
+
+def train_asa_probe(tokens: Tensor, query_ids: Tensor, labels: Tensor, target_cells: Tensor, train: np.ndarray,
+                    *, blind_query: bool = False, supervision: str = "attribute", d: int = 64, heads: int = 4, layers: int = 2, steps: int = 300,
+                    lr: float = 1e-3, batch: int = 32, seed: int = 0, vocab: int = 64) -> dict[str, Any]:
+    """Rung 4 as a trained control: one ASA branch (:class:`tastvg.models.asa.SpatialActivation`,
+    the official structure and its only supervision, multi-label attribute BCE) on fixed visual
+    tokens ``tokens`` [F, N, C] (one frame each, projected to ``d``), whose query is the sum of
+    trainable embeddings of the named attribute ids ``query_ids`` [F, K] (a stand-in for the
+    sentence's ``<s>``; id 0 = padding). ``labels`` [F, V] multi-hot, ``target_cells`` [F, N].
+
+    ``blind_query`` replaces the query by one learned vector: the attributes are then readable
+    only from the tokens. ``supervision="instance"`` trains the map against ``target_cells``
+    instead (BCE, as ``model.activation = "instance"`` in :mod:`tastvg.losses`). Returns :func:`attention_on_target` of the held-out frames' maps and the
+    held-out attribute accuracy (every label's sign right)."""
+    from tastvg.models.asa import SpatialActivation
+
+    torch.manual_seed(seed)
+    proj = nn.Linear(tokens.shape[-1], d)
+    emb = nn.Embedding(vocab, d, padding_idx=0)
+    blind = nn.Parameter(torch.randn(d) * 0.1)
+    asa = SpatialActivation(d, heads, layers, labels.shape[-1], dropout=0.0)
+    opt = torch.optim.AdamW([*proj.parameters(), *emb.parameters(), blind, *asa.parameters()], lr=lr,
+                            weight_decay=1e-4)
+    tr_idx = np.nonzero(np.asarray(train, bool))[0]
+    te_idx = np.nonzero(~np.asarray(train, bool))[0]
+    rng = np.random.default_rng(seed)
+
+    def run(idx: np.ndarray) -> tuple[Tensor, Tensor]:
+        q = blind.expand(len(idx), 1, d) if blind_query else emb(query_ids[idx]).sum(1, keepdim=True)
+        return asa(proj(tokens[idx]), q)
+
+    for _ in range(steps):
+        idx = rng.choice(tr_idx, size=min(batch, len(tr_idx)), replace=False)
+        maps, logits = run(idx)
+        if supervision == "instance":
+            loss = nn.functional.binary_cross_entropy(maps.clamp(1e-6, 1 - 1e-6), target_cells[idx].float())
+        else:
+            loss = nn.functional.binary_cross_entropy_with_logits(logits, labels[idx].float())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        maps, logits = run(te_idx)
+    exact = ((logits > 0) == labels[te_idx].bool()).all(1).float().mean()
+    on = attention_on_target(maps[:, None].numpy(), target_cells[te_idx][:, None].numpy())
+    return on | {"attribute_exact": float(exact), "loss_last": loss.item()}
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of ``xyxy`` boxes, broadcast over leading dims ([..., 4] each)."""
+    x1, y1 = np.maximum(a[..., 0], b[..., 0]), np.maximum(a[..., 1], b[..., 1])
+    x2, y2 = np.minimum(a[..., 2], b[..., 2]), np.minimum(a[..., 3], b[..., 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    area = lambda z: np.clip(z[..., 2] - z[..., 0], 0, None) * np.clip(z[..., 3] - z[..., 1], 0, None)  # noqa: E731
+    return inter / np.maximum(area(a) + area(b) - inter, 1e-12)
+
+
+def box_on_target(pred: Sequence[np.ndarray], actors: Sequence[np.ndarray], targets: Sequence[int]) -> dict[str, float]:
+    """Rung 4 for boxes. Per video, ``pred`` [T, 4] and every actor's boxes ``actors`` [A, T, 4]
+    (``xyxy``, same frames): the actor with the highest mean IoU is the one the model "chose".
+    Returns the share of videos where that is the target, chance (mean 1 / A), and the mean IoU
+    with the target and with the best distractor."""
+    wins, chance, on_t, on_d = [], [], [], []
+    for p, a, t in zip(pred, actors, targets):
+        iou = box_iou(np.asarray(p, float)[None], np.asarray(a, float)).mean(1)  # [A]
+        wins.append(int(np.argmax(iou)) == t)
+        chance.append(1.0 / len(a))
+        on_t.append(iou[t])
+        on_d.append(max([iou[j] for j in range(len(a)) if j != t], default=float("nan")))
+    return {"target_wins": float(np.mean(wins)), "chance": float(np.mean(chance)),
+            "iou_target": float(np.mean(on_t)), "iou_best_distractor": float(np.nanmean(on_d))}
+
+
+# ------------------------------------------------------------------------------------ labels
+def scene_labels(seed: int, index: int, knobs: Any, grid: tuple[int, int] = (2, 2)) -> dict[str, np.ndarray]:
+    """What the generator knows about video ``index`` (as :func:`tastvg.data.synth.make_video`):
+    ``in_action`` [A, T] (each actor inside its action span), ``boxes`` [A, T, 4] (``xyxy`` px),
+    ``changing`` [A, T] (the actor's pose, size or opacity differs from the previous or the next
+    frame: the action-agnostic motion state; "stays still" changes *outside* its span),
+    ``target`` (index), ``action`` [A] (motion ids) and ``cell_action`` [T, h*w]: per token cell
+    and frame, 1 + the motion id of the actor whose box centre lies in the cell while it is in
+    its span, else 0 (the dense motion-state label of synthetic pretraining)."""
+    from tastvg.data.synth import make_scene
+    from tastvg.data.synth_scene import MOTION, offsets, render
+
+    scene, _ = make_scene(seed, index, knobs)
+    _, boxes = render(scene)
+    t_total, side = scene.frames, scene.size
+    h, w = grid
+    in_action = np.zeros((len(scene.actors), t_total), bool)
+    changing = np.zeros((len(scene.actors), t_total), bool)
+    cells = np.zeros((t_total, h * w), np.int64)
+    for k, actor in enumerate(scene.actors):
+        s, e = actor.span
+        in_action[k, s:e + 1] = True
+        pose = np.array([offsets(actor, t, t_total, side) for t in range(t_total)])  # [T, 5]
+        step = np.abs(np.diff(pose, axis=0)).max(1) > 1e-6  # [T-1]: frame t -> t+1 differs
+        changing[k, 1:] |= step
+        changing[k, :-1] |= step
+        for t in range(s, e + 1):
+            cx, cy = (boxes[k, t, 0] + boxes[k, t, 2]) / 2, (boxes[k, t, 1] + boxes[k, t, 3]) / 2
+            i, j = min(int(cy / side * h), h - 1), min(int(cx / side * w), w - 1)
+            cells[t, i * w + j] = 1 + MOTION.index(actor.action)
+    return {"in_action": in_action, "changing": changing, "boxes": boxes, "target": np.array(scene.target),
+            "action": np.array([MOTION.index(a.action) for a in scene.actors]), "cell_action": cells}
+
+
+def frame_difference_features(frames: np.ndarray, grid: tuple[int, int] = (2, 2)) -> np.ndarray:
+    """The probe's positive control: per frame, the mean absolute difference to the previous and
+    the next frame, pooled on a ``grid`` of cells per colour channel. ``frames`` [T, S, S, 3]
+    uint8 -> [T, 2 * 3 * h * w] float32. Motion is visible here by construction."""
+    f = np.asarray(frames, np.float32) / 255.0
+    prev = np.abs(f - np.concatenate([f[:1], f[:-1]]))
+    nxt = np.abs(np.concatenate([f[1:], f[-1:]]) - f)
+    t, s, _, c = f.shape
+    h, w = grid
+
+    def pool(x: np.ndarray) -> np.ndarray:
+        return x.reshape(t, h, s // h, w, s // w, c).mean((2, 4)).reshape(t, -1)
+
+    return np.concatenate([pool(prev), pool(nxt)], axis=1)
