@@ -29,21 +29,43 @@ from tastvg.losses import TASTVGLoss
 from tastvg.models.tastvg import build_model
 
 DEFAULT_CPU_CASES = ["synth:8:64x64", "tiny:8:64x64", "paper-hcstvg:4:224x224"]
+FUSED_ATTENTION = "model.efficient_attention=true"
+CHECKPOINTING = "model.checkpointing=[backbone2d,encoder]"
 
 
-def fake_batch(cfg, frames: int, height: int, width: int, device: torch.device, text_len: int = 24):
+def parse_case(case: str) -> tuple[str, int, int, int, list[str]]:
+    """``PRESET:FRAMES:HxW[+SECTION.FIELD=VALUE...]`` -> (preset, frames, height, width, overrides)."""
+    spec, *overrides = case.split("+")
+    preset, frames, size = spec.split(":")
+    height, width = map(int, size.lower().split("x"))
+    return preset, int(frames), height, width, overrides
+
+
+def case_config(preset: str, overrides: list[str], where: str = "benchmark"):
+    """The resolved config of ``preset`` with ``section.field=value`` overrides (VALUE as YAML)."""
+    tree = resolve_config(preset).to_dict()
+    for item in overrides:  # section.field=value, e.g. model.two_pass=false
+        key, value = item.split("=", 1)
+        section, name = key.split(".")
+        tree[section][name] = yaml.safe_load(value)
+    return config_from_dict(tree, where=where)
+
+
+def fake_batch(cfg, frames: int, height: int, width: int, device: torch.device, text_len: int = 24,
+               batch: int = 1):
+    """Random model inputs and targets for ``batch`` videos (the same clip repeated)."""
     g = torch.Generator().manual_seed(0)
-    video = torch.randn(1, frames, 3, height, width, generator=g)
-    pad = torch.zeros(1, frames, dtype=torch.bool)
-    ids = torch.randint(3, min(cfg.text.vocab_size, 1000), (1, text_len), generator=g)
+    video = torch.randn(1, frames, 3, height, width, generator=g).expand(batch, -1, -1, -1, -1).contiguous()
+    pad = torch.zeros(batch, frames, dtype=torch.bool)
+    ids = torch.randint(3, min(cfg.text.vocab_size, 1000), (1, text_len), generator=g).repeat(batch, 1)
     ids[:, 0], ids[:, -1] = 0, 2  # <s> ... </s>
-    mask = torch.ones(1, text_len, dtype=torch.long)
-    act = torch.zeros(1, frames)
+    mask = torch.ones(batch, text_len, dtype=torch.long)
+    act = torch.zeros(batch, frames)
     act[:, frames // 4 : frames // 4 + max(2, frames // 2)] = 1
-    boxes = torch.tensor([0.5, 0.5, 0.3, 0.4]).expand(1, frames, 4).clone()
+    boxes = torch.tensor([0.5, 0.5, 0.3, 0.4]).expand(batch, frames, 4).clone()
     targets = {"boxes": boxes, "actioness": act,
-               "attr_app": (torch.rand(1, cfg.model.app_num, generator=g) > 0.8).float(),
-               "attr_mot": (torch.rand(1, cfg.model.mot_num, generator=g) > 0.9).float()}
+               "attr_app": (torch.rand(1, cfg.model.app_num, generator=g) > 0.8).float().repeat(batch, 1),
+               "attr_mot": (torch.rand(1, cfg.model.mot_num, generator=g) > 0.9).float().repeat(batch, 1)}
     move = lambda x: x.to(device)
     return move(video), move(pad), move(ids), move(mask), {k: move(v) for k, v in targets.items()}
 
@@ -54,55 +76,86 @@ def peak_memory_gb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB on Linux
 
 
-def run_case(case: str, device: torch.device, amp: str, steps: int, overrides: list[str]) -> dict:
-    spec, *case_overrides = case.split("+")
-    preset, frames, size = spec.split(":")
-    frames, (height, width) = int(frames), map(int, size.lower().split("x"))
-    tree = resolve_config(preset).to_dict()
-    for item in [*overrides, *case_overrides]:  # section.field=value, e.g. model.two_pass=false
-        key, value = item.split("=", 1)
-        section, name = key.split(".")
-        tree[section][name] = yaml.safe_load(value)
-    cfg = config_from_dict(tree, where=case)
-    model = build_model(cfg).to(device).train()
-    criterion = TASTVGLoss(cfg.loss, cfg.model)
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=1e-5, weight_decay=1e-4)
-    video, pad, ids, mask, targets = fake_batch(cfg, frames, height, width, device)
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp)
-    scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
-    ctx = (lambda: torch.autocast(device.type, dtype=dtype)) if dtype else contextlib.nullcontext
+class TrainStep:
+    """Model, loss and AdamW of one config on fixed random inputs; ``step()`` runs one training step
+    (forward + loss + backward + clip + AdamW, under autocast when ``amp`` is bf16/fp16)."""
 
-    def step() -> float:
-        with ctx():
-            out = model(video, pad, ids, mask, targets)
-            loss = criterion(out, targets)["loss"]
-        scaler.scale(loss).backward()
-        scaler.unscale_(opt)
-        torch.nn.utils.clip_grad_norm_(params, 0.1)
-        scaler.step(opt)
-        scaler.update()
-        opt.zero_grad(set_to_none=True)
+    def __init__(self, cfg, frames: int, height: int, width: int, device: torch.device, amp: str,
+                 batch: int = 1) -> None:
+        self.device = device
+        self.model = build_model(cfg).to(device).train()
+        self.criterion = TASTVGLoss(cfg.loss, cfg.model)
+        self.params = [p for p in self.model.parameters() if p.requires_grad]
+        self.opt = torch.optim.AdamW(self.params, lr=1e-5, weight_decay=1e-4)
+        self.cfg, self.shape = cfg, (frames, height, width)
+        self.set_batch(batch)
+        self.dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.dtype == torch.float16)
+
+    def set_batch(self, batch: int) -> None:
+        """Use ``batch`` videos per step from now on."""
+        self.batch = batch
+        self.inputs = fake_batch(self.cfg, *self.shape, self.device, batch=batch)
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        return torch.autocast(self.device.type, dtype=self.dtype) if self.dtype else contextlib.nullcontext()
+
+    def step(self) -> float:
+        video, pad, ids, mask, targets = self.inputs
+        with self.autocast():
+            out = self.model(video, pad, ids, mask, targets)
+            loss = self.criterion(out, targets)["loss"]
+        self.scaler.scale(loss).backward()
+        self.scaler.unscale_(self.opt)
+        torch.nn.utils.clip_grad_norm_(self.params, 0.1)
+        self.scaler.step(self.opt)
+        self.scaler.update()
+        self.opt.zero_grad(set_to_none=True)
         return float(loss.detach())
 
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    step()  # warm-up (allocator, cuDNN autotuning)
+    def timed_step(self) -> tuple[float, float]:
+        """(seconds, loss) of one step, synchronised on CUDA."""
+        sync(self.device)
+        t0 = time.perf_counter()
+        loss = self.step()
+        sync(self.device)
+        return time.perf_counter() - t0, loss
+
+    def n_params(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())
+
+    def close(self) -> None:
+        """Drop the model and optimiser and give the memory back."""
+        del self.model, self.opt, self.criterion, self.params, self.inputs
+        release_memory(self.device)
+
+
+def sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        loss = step()
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    seconds = (time.perf_counter() - t0) / steps
-    n_params = sum(p.numel() for p in model.parameters())
-    row = {"case": case, "params_M": n_params / 1e6, "amp": amp, "s_per_step": seconds,
-           "clips_per_s": 1.0 / seconds, "peak_GB": peak_memory_gb(device), "loss": loss}
-    del model, opt, criterion
+
+
+def release_memory(device: torch.device) -> None:
     gc.collect()
     if device.type == "cuda":
         torch.cuda.empty_cache()
+
+
+def run_case(case: str, device: torch.device, amp: str, steps: int, overrides: list[str]) -> dict:
+    preset, frames, height, width, case_overrides = parse_case(case)
+    cfg = case_config(preset, [*overrides, *case_overrides], where=case)
+    runner = TrainStep(cfg, frames, height, width, device, amp)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    runner.step()  # warm-up (allocator, cuDNN autotuning)
+    times, loss = [], float("nan")
+    for _ in range(steps):
+        seconds, loss = runner.timed_step()
+        times.append(seconds)
+    seconds = sum(times) / max(len(times), 1)
+    row = {"case": case, "params_M": runner.n_params() / 1e6, "amp": amp, "s_per_step": seconds,
+           "clips_per_s": 1.0 / seconds, "peak_GB": peak_memory_gb(device), "loss": loss}
+    runner.close()
     return row
 
 
@@ -113,7 +166,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--amp", default="auto", choices=["auto", "bf16", "fp16", "off"])
     p.add_argument("--steps", type=int, default=3, help="timed steps after one warm-up step")
     p.add_argument("--set", nargs="*", default=[], metavar="SECTION.FIELD=VALUE", help="config overrides")
+    p.add_argument("--checkpointing", action="store_true",
+                   help=f"activation checkpointing of the trainable ResNet stages and encoder layers ({CHECKPOINTING})")
     args = p.parse_args(argv)
+    if args.checkpointing:
+        args.set = [*args.set, CHECKPOINTING]
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
                           ("cpu" if args.device == "auto" else args.device))
     amp = args.amp if args.amp != "auto" else ("bf16" if device.type == "cuda" else "off")
