@@ -172,7 +172,7 @@ def read_official(src: Path, trust_pickle: bool = False) -> Any:
         from tastvg.train.checkpoint import first_line
 
         raise SystemExit(f"error: convert-official: cannot read {src} as a PyTorch checkpoint: truncated or not "
-                         f"a .pth file ({type(err).__name__}: {first_line(err)})") from None
+                         f"a .pth file ({first_line(err)})") from None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

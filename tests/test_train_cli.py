@@ -121,9 +121,7 @@ def test_resume_modes_overrides_anywhere_and_leftover_tmp_files(tiny_run, tmp_pa
     assert load_checkpoint(run / "last.pth")["step"] == 4
     fresh = tmp_path / "fresh"
     assert main([*train(fresh, "train.max_steps=1"), "--resume", "auto"]) == 0  # auto on a new folder: start
-    assert load_checkpoint(fresh / "last.pth")["step"] == 1
-    assert main([*train(fresh, "train.max_steps=2"), "--resume", "auto"]) == 0  # and then continue
-    assert "resumed from" in capsys.readouterr().out and load_checkpoint(fresh / "last.pth")["step"] == 2
+    assert load_checkpoint(fresh / "last.pth")["step"] == 1  # (auto continuing: the DDP tests)
 
 
 def test_a_resume_with_another_config_names_the_fields_and_rewrites_nothing(tiny_run, tmp_path, capsys):

@@ -136,7 +136,7 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         raise ValueError(f"cannot read checkpoint {path}: it holds objects other than tensors, numbers and "
                          "containers, which are not loaded for safety (is it a checkpoint from elsewhere?)") from err
     except Exception as err:  # a truncated or foreign file
-        raise ValueError(f"cannot read checkpoint {path}: truncated or not a .pth file ({type(err).__name__}: {first_line(err)})") from err
+        raise ValueError(f"cannot read checkpoint {path}: truncated or not a .pth file ({first_line(err)})") from err
     if allow_converted and isinstance(ckpt, dict) and ckpt.get("format") == CONVERTED:
         return ckpt
     if isinstance(ckpt, dict) and ckpt.get("format") == CONVERTED:
@@ -151,9 +151,10 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
 
 
 def first_line(err: BaseException, limit: int = 200) -> str:
-    """The first line of an exception's message (its type name if it has none), for one-line errors."""
+    """``Type: first sentence`` of an exception's message, for one-line errors."""
     text = str(err).strip()
-    return (text.splitlines()[0] if text else type(err).__name__)[:limit]
+    first = text.splitlines()[0].split(". ")[0] if text else ""
+    return f"{type(err).__name__}: {first}"[:limit] if first else type(err).__name__
 
 
 def latest_checkpoint(run_dir: str | os.PathLike) -> Path | None:
