@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import random
 import signal
 import sys
 from pathlib import Path
@@ -169,3 +170,31 @@ def test_a_resumed_run_drops_the_log_rows_after_its_checkpoint(tmp_path):
     resumed.fit()
     steps = [int(r["step"]) for r in csv.DictReader(open(tmp_path / "log.csv")) if r.get("train/loss")]
     assert steps == list(range(1, 37))
+
+
+class CallOrderToy(ToyDataset):
+    """A dataset drawing from one generator in call order (as ``STVGDataset(rng=...)``)."""
+
+    def __init__(self) -> None:
+        super().__init__(24)
+        self.rng = random.Random(5)
+
+    def __getitem__(self, i: int):
+        item = super().__getitem__(i)
+        return {**item, "x": item["x"] + self.rng.random()}
+
+
+def test_a_call_order_dataset_generator_is_saved_and_restored(tmp_path):
+    def make(run):
+        torch.manual_seed(0)
+        return Trainer(ToyModel(), ToyTask(), CallOrderToy(), None, collate, config(), run, DistInfo())
+
+    full = make(tmp_path / "full")
+    full.fit()
+    part = make(tmp_path / "part")
+    part.cfg.max_steps = 13
+    part.fit()
+    resumed = make(tmp_path / "part")
+    resumed.resume(tmp_path / "part" / "last.pth")
+    resumed.fit()
+    assert_same_weights(full, resumed)

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import random
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -154,7 +155,15 @@ class Trainer:
     def snapshot(self) -> Snapshot:
         """The state that changes before the next optimiser step (call on every rank)."""
         buffers = {k: v.detach().clone() for k, v in unwrap(self.model).named_buffers()}
-        return Snapshot(self.step, dict(self.sampler.state_dict()), ckpt.rng_state(), buffers, dict(self.best))
+        rng = ckpt.rng_state()
+        data_rng = self._dataset_rng()
+        if data_rng is not None:  # a dataset drawing from one generator in call order (STVGDataset(rng=...))
+            rng["dataset"] = data_rng.getstate()
+        return Snapshot(self.step, dict(self.sampler.state_dict()), rng, buffers, dict(self.best))
+
+    def _dataset_rng(self) -> random.Random | None:
+        rng = getattr(self.train_set, "rng", None)
+        return rng if isinstance(rng, random.Random) else None
 
     def state(self, snap: Snapshot | None = None) -> dict[str, Any]:
         """The full checkpoint; gathers every rank's random states (a collective: call on every rank)."""
@@ -197,6 +206,8 @@ class Trainer:
         self.best = state.get("best", {})
         self.logger.truncate(self.step)
         ckpt.set_rng_state(rng)
+        if "dataset" in rng and self._dataset_rng() is not None:
+            self._dataset_rng().setstate(rng["dataset"])
 
     def _last_good(self) -> str:
         return describe_last_good(self.run_dir / "last.pth", self.saved_step)
