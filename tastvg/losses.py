@@ -55,8 +55,11 @@ def _masked_mean(x: Tensor, valid: Tensor) -> Tensor:
 def sted_loss(sted: Tensor, gt: Tensor, valid: Tensor, sigma: float) -> Tensor:
     """Start/end KL to Gaussian targets around the first/last GT frame, averaged over frames.
 
-    ``sted`` [B, T, 2] logits, ``gt`` / ``valid`` [B, T] bool.
+    ``sted`` [B, T, 2] logits, ``gt`` / ``valid`` [B, T] bool. Computed in float32 whatever the
+    logits' dtype: in fp16, ``(p + 1e-6) / q`` overflows to inf for the small ``q`` far from the
+    ground truth (a no-op for float32 logits, so the official numbers are unchanged).
     """
+    sted = sted.float()
     b, t, _ = sted.shape
     pos = torch.arange(t, device=sted.device, dtype=sted.dtype).expand(b, t)
     idx = torch.where(gt, pos, torch.full_like(pos, float("inf")))

@@ -113,3 +113,19 @@ def test_sted_loss_ignores_the_last_start_end_bias() -> None:
     sted_loss(logits, gt, valid, 2.0).backward()
     assert head.layers[1].bias.grad.abs().max() < 1e-6
     assert head.layers[1].weight.grad.abs().max() > 1e-4
+
+
+def test_sted_loss_is_finite_and_equal_for_half_precision_logits():
+    """fp16 autocast hands the loss fp16 logits: the KL must not overflow (it did: inf at step 1)."""
+    from tastvg.losses import sted_loss
+
+    torch.manual_seed(0)
+    logits = torch.randn(2, 48, 2) * 3
+    gt = torch.zeros(2, 48, dtype=torch.bool)
+    gt[0, 5:9] = True
+    gt[1, 30:44] = True
+    valid = torch.ones(2, 48, dtype=torch.bool)
+    full = sted_loss(logits, gt, valid, sigma=1.0)
+    half = sted_loss(logits.half(), gt, valid, sigma=1.0)
+    assert torch.isfinite(half) and half.dtype == torch.float32
+    torch.testing.assert_close(half, full, atol=5e-3, rtol=5e-3)
