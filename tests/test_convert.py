@@ -13,11 +13,8 @@ import torch
 from tastvg.convert import convert_official_checkpoint, is_dead
 from tastvg.models import build_model
 
-# the manifests (public facts about the official model): a copy inside the repository if there is
-# one, else the reference folder beside the checkout on the development machine
-_CANDIDATES = [Path(__file__).resolve().parent / "data" / "official_state_dict",
-               Path(__file__).resolve().parents[2] / "shared" / "reference" / "official_state_dict"]
-MANIFESTS = next((p for p in _CANDIDATES if (p / "hcstvg.json").exists()), _CANDIDATES[0])
+# the manifests (public facts about the official model: names, shapes, dtypes), shipped with the tests
+MANIFESTS = Path(__file__).resolve().parent / "data" / "official_state_dict"
 
 # numel of the official trainable tensors that never get a gradient (manifest README): 135 tensors
 DEAD_NUMEL = 10_034_432
