@@ -32,6 +32,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "convert-official": ("tastvg.convert", "convert an official TA-STVG checkpoint to this package's names"),
     "ablate": ("tastvg.experiments", "run ablation grids on SynthSTVG (one JSON per run, mean ± std summary)"),
     "data": ("tastvg.data_cli", "prepare dataset files (build-vidstg: VidSTG annos from the public files)"),
+    "pretrain": ("tastvg.pretrain", "pretrain the CPU backbones on dense SynthSTVG labels (motion / appearance per cell)"),
     "info": ("tastvg.info_cli", "print versions, devices and presets (for bug reports)"),
 }
 

@@ -1,0 +1,275 @@
+"""Synthetic pretraining of the CPU backbones: the small book's stand-in for MDETR and Kinetics.
+
+The paper never trains TA-STVG from random backbones: its ResNet starts from MDETR, its Video Swin
+from Kinetics-400 (TA-STVG paper, Sec. 4.1; official ``README.md`` @ 904ad0c). The CPU presets'
+backbones are too small for those weights, so they are pretrained once on the dense supervision
+that SynthSTVG gives for free, per stage-4 token cell:
+
+* ``video-swin``: the motion state — does an actor centred in this cell change (move, turn,
+  grow, blink, ...) in this frame? (binary, one logit per cell and frame);
+* ``backbone2d``: the appearance of the actor centred in the cell — size, texture, colour and
+  shape (one softmax per group, class 0 = no actor).
+
+Every step draws fresh videos (``data_seed``; the held-out videos use ``data_seed + 1``), so
+the stage cannot overfit a fixed set. It reports held-out per-cell accuracies beside the
+majority-class rate and writes the backbone's ``state_dict`` (loadable through
+``video_swin.weights`` / ``backbone2d.weights`` of a config) plus a JSON report with the command::
+
+    tastvg pretrain video-swin --preset synth --steps 400 --out results/pretrain/synth_video_swin.pth
+    tastvg pretrain backbone2d --preset synth --steps 400 --out results/pretrain/synth_backbone2d.pth
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+KINDS = ("video-swin", "backbone2d")
+APPEARANCE_GROUPS = ("size", "texture", "colour", "shape")
+MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)  # the data pipeline's normalisation
+
+
+@dataclass
+class PretrainSetup:
+    kind: str = "video-swin"
+    preset: str = "synth"
+    steps: int = 400
+    batch_size: int = 4  # videos per step
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    clip_norm: float = 1.0
+    data_seed: int = 1  # the ablation runner's datasets use seed 0: pretraining videos differ
+    eval_videos: int = 24
+    knobs: dict[str, Any] = field(default_factory=lambda: {"distractors": 1})
+    seed: int = 0
+
+
+def cell_of(boxes: np.ndarray, side: int, grid: tuple[int, int]) -> np.ndarray:
+    """Grid cell (row-major index) holding each box centre; ``boxes`` [..., 4] ``xyxy`` px."""
+    h, w = grid
+    cx, cy = (boxes[..., 0] + boxes[..., 2]) / 2, (boxes[..., 1] + boxes[..., 3]) / 2
+    i = np.clip((cy / side * h).astype(int), 0, h - 1)
+    j = np.clip((cx / side * w).astype(int), 0, w - 1)
+    return i * w + j
+
+
+def dense_targets(seed: int, index: int, knobs: Any, grid: tuple[int, int]) -> dict[str, np.ndarray]:
+    """Frames and per-cell labels of SynthSTVG video ``index``: ``frames`` [T, S, S, 3] uint8,
+    ``motion`` [T, N] float (an actor centred in the cell changes in this frame) and, per
+    appearance group, [T, N] int (1 + the value of the actor centred in the cell, 0 = none;
+    the actor drawn last wins a shared cell, as in the rendering)."""
+    from tastvg.data.synth import GROUP_VALUES, make_scene
+    from tastvg.data.synth_scene import render
+    from tastvg.experiment_ladder import scene_labels
+
+    scene, _ = make_scene(seed, index, knobs)
+    frames, boxes = render(scene)
+    lab = scene_labels(seed, index, knobs, grid)
+    t, n = scene.frames, grid[0] * grid[1]
+    cells = cell_of(boxes, scene.size, grid)  # [A, T]
+    out: dict[str, np.ndarray] = {"frames": frames, "motion": np.zeros((t, n), np.float32)}
+    for g in APPEARANCE_GROUPS:
+        out[g] = np.zeros((t, n), np.int64)
+    rows = np.arange(t)
+    for a, actor in enumerate(scene.actors):
+        out["motion"][rows, cells[a]] = np.maximum(out["motion"][rows, cells[a]], lab["changing"][a])
+        for g in APPEARANCE_GROUPS:
+            out[g][rows, cells[a]] = 1 + GROUP_VALUES[g].index(actor.attribute(g))
+    return out
+
+
+def _normalise(frames: np.ndarray) -> Tensor:
+    """uint8 [B, T, S, S, 3] -> float [B, T, 3, S, S], normalised as the data pipeline does."""
+    x = torch.from_numpy(frames).float().div(255).permute(0, 1, 4, 2, 3)
+    return (x - torch.tensor(MEAN)[:, None, None]) / torch.tensor(STD)[:, None, None]
+
+
+class PretrainModel(nn.Module):
+    """A backbone of ``cfg`` with linear per-cell heads; ``forward(frames [B, T, 3, S, S])`` ->
+    ``{"motion": [B, T, N]}`` or ``{group: [B, T, N, classes]}``."""
+
+    def __init__(self, kind: str, cfg: Any) -> None:
+        super().__init__()
+        from tastvg.data.synth import GROUP_VALUES
+        from tastvg.models.backbone2d import Backbone2D
+        from tastvg.models.video_swin import VideoSwin
+
+        self.kind = kind
+        if kind == "video-swin":
+            self.backbone: nn.Module = VideoSwin(cfg.video_swin)
+            self.backbone.requires_grad_(True)  # frozen in STVG training, trained here
+            self.heads = nn.ModuleDict({"motion": nn.Linear(self.backbone.out_channels, 1)})
+        elif kind == "backbone2d":
+            self.backbone = Backbone2D(cfg.backbone2d, cfg.model.d_model).body
+            self.backbone.requires_grad_(True)
+            self.heads = nn.ModuleDict({g: nn.Linear(self.backbone.out_channels, 1 + len(GROUP_VALUES[g]))
+                                        for g in APPEARANCE_GROUPS})
+        else:
+            raise ValueError(f"unknown pretraining kind {kind!r} (known: {', '.join(KINDS)})")
+
+    def forward(self, frames: Tensor) -> dict[str, Tensor]:
+        b, t = frames.shape[:2]
+        if self.kind == "video-swin":
+            feats = torch.stack([self.backbone(frames[i].transpose(0, 1).unsqueeze(0)) for i in range(b)])
+        else:
+            feats = self.backbone(frames.flatten(0, 1)).unflatten(0, (b, t))  # [B, T, C, h, w]
+        cells = feats.flatten(3).transpose(2, 3)  # [B, T, N, C]
+        if self.kind == "video-swin":
+            return {"motion": self.heads["motion"](cells).squeeze(-1)}
+        return {g: head(cells) for g, head in self.heads.items()}
+
+
+def _batch(setup: PretrainSetup, seed: int, indices: range, grid: tuple[int, int]) -> tuple[Tensor, dict[str, Tensor]]:
+    from tastvg.data.synth import SynthKnobs
+
+    knobs = SynthKnobs(**setup.knobs)
+    items = [dense_targets(seed, i, knobs, grid) for i in indices]
+    frames = _normalise(np.stack([it["frames"] for it in items]))
+    keys = ["motion"] if setup.kind == "video-swin" else list(APPEARANCE_GROUPS)
+    return frames, {k: torch.from_numpy(np.stack([it[k] for it in items])) for k in keys}
+
+
+def _losses(out: dict[str, Tensor], labels: dict[str, Tensor]) -> Tensor:
+    total = torch.zeros(())
+    for k, logits in out.items():
+        if k == "motion":
+            total = total + nn.functional.binary_cross_entropy_with_logits(logits, labels[k].float())
+        else:
+            total = total + nn.functional.cross_entropy(logits.flatten(0, 2), labels[k].flatten())
+    return total
+
+
+def feature_grid(model: PretrainModel, frames: Tensor) -> tuple[int, int]:
+    with torch.no_grad():
+        out = next(iter(model(frames[:1, :2] if model.kind == "backbone2d" else frames[:1]).values()))
+    n = out.shape[2]
+    side = int(round(n ** 0.5))
+    if side * side != n:
+        raise ValueError(f"pretraining needs a square token grid, got {n} cells")
+    return side, side
+
+
+def evaluate(model: PretrainModel, setup: PretrainSetup, grid: tuple[int, int]) -> dict[str, dict[str, float]]:
+    """Held-out per-cell accuracy of each head beside the majority-class rate (of the held-out
+    labels themselves: a generous baseline), on ``eval_videos`` videos of ``data_seed + 1``."""
+    model.eval()
+    frames, labels = _batch(setup, setup.data_seed + 1, range(setup.eval_videos), grid)
+    with torch.no_grad():
+        out = {k: [] for k in labels}
+        for i in range(0, len(frames), 4):
+            for k, v in model(frames[i:i + 4]).items():
+                out[k].append(v)
+    report = {}
+    for k, chunks in out.items():
+        logits, y = torch.cat(chunks), labels[k]
+        pred = (logits > 0).long() if k == "motion" else logits.argmax(-1)
+        y = y.long()
+        counts = torch.bincount(y.flatten())
+        classes = torch.unique(y)
+        bal = torch.stack([(pred[y == c] == c).float().mean() for c in classes]).mean()
+        report[k] = {"accuracy": float((pred == y).float().mean()), "majority": float(counts.max() / counts.sum()),
+                     "balanced_accuracy": float(bal), "chance_balanced": 1.0 / len(classes)}
+    model.train()
+    return report
+
+
+def pretrain(setup: PretrainSetup, log: Callable[[str], None] = print) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    """Train the backbone of ``setup.kind`` on dense synthetic labels; returns its ``state_dict``
+    (the names its config's ``weights`` loads) and a report (losses, held-out accuracies, time)."""
+    from tastvg.config import load_preset
+
+    cfg = load_preset(setup.preset)
+    torch.manual_seed(setup.seed)
+    model = PretrainModel(setup.kind, cfg)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=setup.lr, weight_decay=setup.weight_decay)
+    probe_frames, _ = _batch(setup, setup.data_seed + 1, range(1), (1, 1))
+    grid = feature_grid(model, probe_frames)
+    start, losses = time.perf_counter(), []
+    for step in range(setup.steps):
+        frames, labels = _batch(setup, setup.data_seed, range(step * setup.batch_size, (step + 1) * setup.batch_size),
+                                grid)
+        loss = _losses(model(frames), labels)
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(params, setup.clip_norm)
+        opt.step()
+        losses.append(loss.item())
+        if step % 50 == 0 or step == setup.steps - 1:
+            log(f"step {step}: loss {np.mean(losses[-50:]):.4f} ({time.perf_counter() - start:.0f} s)")
+    train_s = time.perf_counter() - start
+    report = {"setup": asdict(setup), "grid": list(grid), "loss_first": float(np.mean(losses[:20])),
+              "loss_last": float(np.mean(losses[-20:])), "train_s": round(train_s, 1),
+              "s_per_step": round(train_s / max(setup.steps, 1), 3), "held_out": evaluate(model, setup, grid)}
+    state = {k: v.detach().clone() for k, v in model.backbone.state_dict().items()}
+    return state, report
+
+
+def save(path: str | Path, state: dict[str, Tensor], report: dict[str, Any], command: Optional[str] = None) -> Path:
+    """Write ``state`` to ``path`` and the report (plus the command that made it) beside it as JSON."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(state, path)
+    meta = dict(report, command=command, checkpoint=path.name)
+    path.with_suffix(".json").write_text(json.dumps(meta, indent=1))
+    return path
+
+
+# ---------------------------------------------------------------------------------------------- CLI
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    d = PretrainSetup()
+    parser.add_argument("kind", choices=KINDS, help="which backbone to pretrain")
+    parser.add_argument("--out", required=True, type=Path, help="checkpoint path (.pth); the report goes beside it (.json)")
+    parser.add_argument("--preset", default=d.preset)
+    parser.add_argument("--steps", type=int, default=d.steps)
+    parser.add_argument("--batch-size", type=int, default=d.batch_size)
+    parser.add_argument("--lr", type=float, default=d.lr)
+    parser.add_argument("--data-seed", type=int, default=d.data_seed)
+    parser.add_argument("--eval-videos", type=int, default=d.eval_videos)
+    parser.add_argument("--distractors", type=int, default=d.knobs["distractors"])
+    parser.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE",
+                        help="another SynthKnobs field (e.g. size=32); repeatable")
+    parser.add_argument("--seed", type=int, default=d.seed)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+
+
+def run(args: argparse.Namespace) -> int:
+    import yaml
+
+    torch.set_num_threads(args.threads)
+    knobs: dict[str, Any] = {"distractors": args.distractors}
+    for item in args.knob:
+        k, sep, v = item.partition("=")
+        if not sep:
+            raise SystemExit(f"error: --knob {item!r}: expected NAME=VALUE")
+        knobs[k] = yaml.safe_load(v)
+    setup = PretrainSetup(kind=args.kind, preset=args.preset, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
+                          data_seed=args.data_seed, eval_videos=args.eval_videos, knobs=knobs, seed=args.seed)
+    state, report = pretrain(setup, log=lambda s: print(s, flush=True))
+    command = "tastvg pretrain " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if sys.argv[1:2] == ["pretrain"] else None
+    save(args.out, state, report, command=command or "tastvg pretrain " + args.kind + " ...")
+    for k, r in report["held_out"].items():
+        print(f"held-out {k}: accuracy {r['accuracy']:.3f} (majority {r['majority']:.3f}), "
+              f"balanced {r['balanced_accuracy']:.3f} (chance {r['chance_balanced']:.3f})")
+    print(f"wrote {args.out} ({report['train_s']:.0f} s, {report['s_per_step']:.2f} s/step)")
+    return 0
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="tastvg pretrain", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
