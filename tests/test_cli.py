@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from helpers import one_error_line
 from tastvg.cli import main
 
 
@@ -47,15 +48,6 @@ def test_evaluate_rejects_mismatched_predictions(files, tmp_path, capsys):
     assert main(["evaluate", "--gt", str(gt), "--pred", str(pred)]) == 1
     assert "'b'" in capsys.readouterr().err
 
-
-def one_error_line(argv, capsys, code: int = 2) -> str:
-    """Run the CLI; expect exit status ``code`` and exactly one ``error:`` line on stderr."""
-    with pytest.raises(SystemExit) as info:
-        main(argv)
-    assert info.value.code == code
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error: "), err
-    return err[0]
 
 
 def test_evaluate_names_a_missing_or_broken_file(files, tmp_path, capsys):

@@ -6,6 +6,7 @@ import warnings
 
 import pytest
 
+from helpers import vidstg_error as vs_error, write_annotations as write
 from tastvg.data.annotations import AnnotationError, ground_truth, load_hcstvg
 from tastvg.data.vidstg import load_vidstg
 
@@ -19,12 +20,6 @@ VS = {"vid": "0000/123", "fps": 30.0, "frame_count": 50, "width": 100, "height":
       "target_bboxs": [{"xmin": 1, "ymin": 2, "xmax": 30, "ymax": 40}] * 3}
 
 
-def write(tmp_path, data, name="train.json"):
-    path = tmp_path / name
-    path.write_text(json.dumps(data))
-    return path
-
-
 def hc_error(tmp_path, rec, **kw):
     path = write(tmp_path, {"v.mp4": rec})
     with pytest.raises(AnnotationError) as info:
@@ -33,14 +28,6 @@ def hc_error(tmp_path, rec, **kw):
     assert err.file == str(path) and err.record == "v.mp4" and str(path) in str(err) and "v.mp4" in str(err)
     return err
 
-
-def vs_error(tmp_path, rec, **kw):
-    path = write(tmp_path, {"7": rec})
-    with pytest.raises(AnnotationError) as info:
-        load_vidstg(path, tmp_path, **kw)
-    err = info.value
-    assert err.file == str(path) and err.record == "7" and "'7'" in str(err)
-    return err
 
 
 def test_hcstvg_normalised(tmp_path):

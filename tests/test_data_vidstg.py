@@ -13,6 +13,7 @@ from tastvg.data import DataConfig
 from tastvg.data.annotations import AnnotationError, ground_truth
 from tastvg.data.dataset import STVGDataset, build_dataset
 from tastvg.data.video import VideoError, write_video
+from helpers import vidstg_error as vs_error, write_annotations as write
 from tastvg.data.vidstg import clean_vidstg_sentence, load_vidstg, read_typo_table, vidstg_records
 
 VS = {"vid": "0000/123", "fps": 30.0, "frame_count": 41, "width": 100, "height": 50,
@@ -34,20 +35,6 @@ def record(seg, ori, n_boxes=None, **kw):
     rec.update(kw)
     return rec
 
-
-def write(tmp_path, data, name="train.json"):
-    path = tmp_path / name
-    path.write_text(json.dumps(data))
-    return path
-
-
-def vs_error(tmp_path, rec, **kw):
-    path = write(tmp_path, {"7": rec})
-    with pytest.raises(AnnotationError) as info:
-        load_vidstg(path, tmp_path, **kw)
-    err = info.value
-    assert err.file == str(path) and err.record == "7" and "'7'" in str(err)
-    return err
 
 
 def test_vidstg_normalised(tmp_path):

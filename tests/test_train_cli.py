@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers import one_error_line as fails
 from tastvg.cli import main
 from tastvg.paths import data_samples_dir
 from tastvg.train.checkpoint import load_checkpoint
@@ -26,15 +27,6 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
 def train(run: Path, *extra: str) -> list[str]:
     return ["train", "--config", "tiny", "--data-root", SYNTH, "--out", str(run), *FAST, *extra]
 
-
-def fails(argv: list[str], capsys, code: int = 2) -> str:
-    """Run the CLI, expect exit status ``code`` and exactly one ``error:`` line on stderr; return it."""
-    with pytest.raises(SystemExit) as info:
-        main(argv)
-    assert info.value.code == code
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error: "), err
-    return err[0]
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,38 @@
+"""Helpers shared by several test files (imported as ``from helpers import ...``)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tastvg.cli import main
+from tastvg.data.annotations import AnnotationError
+from tastvg.data.vidstg import load_vidstg
+
+
+def write_annotations(tmp_path, data, name="train.json"):
+    """``data`` as the JSON annotation file ``tmp_path/name``; returns its path."""
+    path = tmp_path / name
+    path.write_text(json.dumps(data))
+    return path
+
+
+def vidstg_error(tmp_path, rec, **kw) -> AnnotationError:
+    """Load one VidSTG record ``"7"``; expect an AnnotationError naming the file and the record."""
+    path = write_annotations(tmp_path, {"7": rec})
+    with pytest.raises(AnnotationError) as info:
+        load_vidstg(path, tmp_path, **kw)
+    err = info.value
+    assert err.file == str(path) and err.record == "7" and "'7'" in str(err)
+    return err
+
+
+def one_error_line(argv, capsys, code: int = 2) -> str:
+    """Run the CLI; expect exit status ``code`` and exactly one ``error:`` line on stderr; return it."""
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == code
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: "), err
+    return err[0]
