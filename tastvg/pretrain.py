@@ -211,7 +211,9 @@ def pretrain(setup: PretrainSetup, log: Callable[[str], None] = print) -> tuple[
     report = {"setup": asdict(setup), "grid": list(grid), "loss_first": float(np.mean(losses[:20])),
               "loss_last": float(np.mean(losses[-20:])), "train_s": round(train_s, 1),
               "s_per_step": round(train_s / max(setup.steps, 1), 3), "held_out": evaluate(model, setup, grid)}
-    state = {k: v.detach().clone() for k, v in model.backbone.state_dict().items()}
+    # the relative-position index buffers are deterministic (VideoSwin rebuilds them on load): not saved
+    state = {k: v.detach().clone() for k, v in model.backbone.state_dict().items()
+             if not k.endswith("relative_position_index")}
     return state, report
 
 

@@ -61,3 +61,44 @@ def test_cli_writes_checkpoint_and_report(tmp_path, capsys):
     assert P.main(["video-swin", "--preset", "tiny", "--steps", "1", "--batch-size", "1", "--eval-videos", "1",
                    "--out", str(out), "--knob", "size=32", "--knob", "frames=8"]) == 0
     assert out.is_file() and "held-out motion" in capsys.readouterr().out
+
+
+def test_frame_difference_switch_is_off_in_paper_presets_and_reads_motion():
+    from tastvg.config import available_presets
+    from tastvg.models.video_swin import VideoSwin
+
+    for name in available_presets():
+        if name.startswith("paper-"):
+            assert load_preset(name).video_swin.frame_difference is False
+    cfg = load_preset("tiny").video_swin
+    cfg.frame_difference = True
+    torch.manual_seed(0)
+    swin = VideoSwin(cfg)
+    assert swin.patch_embed.proj.in_channels == 6
+    seen = []
+    swin.patch_embed.proj.register_forward_hook(lambda m, inp, out: seen.append(inp[0]))
+    clip = torch.randn(1, 3, 4, 32, 32)
+    with torch.no_grad():
+        out = swin(clip)
+    assert out.shape == (4, swin.out_channels, 1, 1)
+    x = seen[0][:, :, :, :32, :32]  # the patch embedding's input: frames, then differences
+    assert torch.equal(x[:, :3], clip) and torch.equal(x[:, 3:, 0], torch.zeros_like(x[:, 3:, 0]))
+    assert torch.allclose(x[:, 3:, 2], clip[:, :, 2] - clip[:, :, 1])
+
+
+def test_committed_video_swin_checkpoint_loads_into_its_preset():
+    from pathlib import Path
+
+    from tastvg.models.video_swin import VideoSwin
+
+    root = Path(__file__).resolve().parent.parent
+    cfg = load_preset("synth-pretrained")
+    path = root / cfg.video_swin.weights
+    meta = json.loads(path.with_suffix(".json").read_text())
+    assert meta["command"].startswith("tastvg pretrain video-swin") and meta["setup"]["preset"] == "synth-motion"
+    assert path.stat().st_size < 4_000_000
+    cfg.video_swin.weights = str(path)
+    swin = VideoSwin(cfg.video_swin)
+    assert swin.frame_difference and not any(p.requires_grad for p in swin.parameters())
+    state = torch.load(path, weights_only=True)
+    assert all(torch.equal(swin.state_dict()[k], v) for k, v in state.items())

@@ -187,10 +187,10 @@ class PatchMerging(nn.Module):
 
 
 class PatchEmbed3D(nn.Module):
-    def __init__(self, patch: Size3, dim: int) -> None:
+    def __init__(self, patch: Size3, dim: int, in_channels: int = 3) -> None:
         super().__init__()
         self.patch = patch
-        self.proj = nn.Conv3d(3, dim, kernel_size=patch, stride=patch)
+        self.proj = nn.Conv3d(in_channels, dim, kernel_size=patch, stride=patch)
         self.norm = nn.LayerNorm(dim)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -208,7 +208,9 @@ class VideoSwin(nn.Module):
     def __init__(self, cfg: VideoSwinConfig) -> None:
         super().__init__()
         window: Size3 = tuple(cfg.window)  # type: ignore[assignment]
-        self.patch_embed = PatchEmbed3D(tuple(cfg.patch), cfg.embed_dim)  # type: ignore[arg-type]
+        self.frame_difference = cfg.frame_difference  # not official: see VideoSwinConfig
+        self.patch_embed = PatchEmbed3D(tuple(cfg.patch), cfg.embed_dim,  # type: ignore[arg-type]
+                                        6 if cfg.frame_difference else 3)
         n_blocks = sum(cfg.depths)
         dpr = [cfg.drop_path * i / max(n_blocks - 1, 1) for i in range(n_blocks)]
         self.layers, self.downsamples = nn.ModuleList(), nn.ModuleList()
@@ -248,6 +250,8 @@ class VideoSwin(nn.Module):
         self.load_state_dict(out, strict=True)
 
     def forward(self, clip: Tensor) -> Tensor:
+        if self.frame_difference:  # [1, 3, T, H, W] -> [1, 6, T, H, W]: frames, then x_t - x_{t-1} (0 at t = 0)
+            clip = torch.cat([clip, clip - torch.cat([clip[:, :, :1], clip[:, :, :-1]], dim=2)], dim=1)
         x = self.patch_embed(clip)  # [1, T, H/4, W/4, C]
         for i, stage in enumerate(self.layers):
             x = stage(x)
