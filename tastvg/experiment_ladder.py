@@ -6,7 +6,7 @@ Rungs, cheapest first (each returns numbers beside its chance / majority-class r
 1. :func:`probe_motion_per_frame` — can a linear probe on per-frame features (Video Swin's, the
    encoder's, or plain frame differences as the probe's own positive control) tell whether the
    object is doing its action in that frame? TTS sees nothing else: its frame queries attend to
-   the text only (TA-STVG paper, Sec. 3.2; official ``models/tastvg.py`` @ 904ad0c), so a frame's
+   the text only (TA-STVG paper, arXiv 2502.11168; official code HengLan/TA-STVG @ 904ad0c), so a frame's
    relevance must be decodable from that frame's tokens.
 2. :func:`tts_span_auc` — does a TTS relevance curve rank the frames of the span above the others
    (per-video ROC AUC, 0.5 = chance)? :func:`train_tts_probe` trains one TTS branch on fixed

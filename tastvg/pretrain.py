@@ -1,7 +1,7 @@
 """Synthetic pretraining of the CPU backbones: the small book's stand-in for MDETR and Kinetics.
 
 The paper never trains TA-STVG from random backbones: its ResNet starts from MDETR, its Video Swin
-from Kinetics-400 (TA-STVG paper, Sec. 4.1; official ``README.md`` @ 904ad0c). The CPU presets'
+from Kinetics-400 (TA-STVG paper, arXiv 2502.11168; official code HengLan/TA-STVG @ 904ad0c). The CPU presets'
 backbones are too small for those weights, so they are pretrained once on the dense supervision
 that SynthSTVG gives for free, per stage-4 token cell:
 
@@ -15,8 +15,13 @@ the stage cannot overfit a fixed set. It reports held-out per-cell accuracies be
 majority-class rate and writes the backbone's ``state_dict`` (loadable through
 ``video_swin.weights`` / ``backbone2d.weights`` of a config) plus a JSON report with the command::
 
-    tastvg pretrain video-swin --preset synth --steps 400 --out results/pretrain/synth_video_swin.pth
+    tastvg pretrain video-swin --preset synth-motion --steps 300 --out results/pretrain/synth-motion_video_swin.pth
     tastvg pretrain backbone2d --preset synth --steps 400 --out results/pretrain/synth_backbone2d.pth
+
+From RGB alone the synth preset's Video Swin learned no per-frame motion state in this budget (a
+linear probe at the majority rate after 400 steps); with ``video_swin.frame_difference`` (preset
+``synth-motion``, a departure from the official model) 300 steps (~11 min on one shared core) give
+the committed ``results/pretrain/synth-motion_video_swin.pth`` that preset ``synth-pretrained`` loads.
 """
 
 from __future__ import annotations
