@@ -36,3 +36,12 @@ def one_error_line(argv, capsys, code: int = 2) -> str:
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: "), err
     return err[0]
+
+
+def free_port() -> int:
+    """A TCP port on localhost that nothing listens on right now (for a torchrun rendezvous)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

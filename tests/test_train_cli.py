@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import one_error_line as fails
+from helpers import free_port, one_error_line as fails
 from tastvg.cli import main
 from tastvg.paths import data_samples_dir
 from tastvg.train.checkpoint import load_checkpoint
@@ -185,14 +185,20 @@ def test_a_blown_up_run_exits_1_in_one_line_and_keeps_a_good_checkpoint(tmp_path
 def test_ctrl_c_saves_the_current_step_and_says_how_to_resume(tmp_path):
     run = tmp_path / "run"
     cmd = [sys.executable, "-m", "tastvg.train", "--config", "tiny", "--data-root", SYNTH, "--out", str(run),
-           "--device", "cpu", *FAST, "optim.epochs=4", "train.checkpoint_every=1000"]
+           "--device", "cpu", *FAST, "optim.epochs=200", "train.checkpoint_every=1000"]
+    # far more steps than the test waits for, so the signal always lands in training
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
-    deadline = time.time() + 240
-    while not ((run / "log.csv").exists() and len((run / "log.csv").read_text().splitlines()) >= 3):
-        assert proc.poll() is None and time.time() < deadline, proc.communicate()
-        time.sleep(0.2)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
+    try:
+        deadline = time.time() + 240
+        while not ((run / "log.csv").exists() and len((run / "log.csv").read_text().splitlines()) >= 3):
+            assert proc.poll() is None and time.time() < deadline, "the run ended or stalled before step 2"
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
     assert proc.returncode == 130, err[-3000:]
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "interrupted by SIGINT at step" in lines[0] and "--resume auto" in lines[0], err
@@ -202,7 +208,7 @@ def test_ctrl_c_saves_the_current_step_and_says_how_to_resume(tmp_path):
 
 def test_two_process_gloo_ddp_metrics_equal_a_single_process_evaluation(tmp_path, capsys):
     run = tmp_path / "ddp"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29541",
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(free_port()),
            "-m", "tastvg.train", "--config", "tiny", "--data-root", SYNTH, "--out", str(run), "--device", "cpu",
            *FAST, "train.max_steps=2", "--resume", "auto"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=ENV)

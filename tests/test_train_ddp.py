@@ -4,7 +4,6 @@ evaluation, and a rank killed mid-epoch whose elastic restart (``torchrun --max-
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import subprocess
@@ -18,17 +17,17 @@ sys.path.insert(0, str(Path(__file__).parent))
 from ddp_toy_run import toy_config  # noqa: E402
 from toy_task import ToyDataset, ToyModel, ToyTask, collate  # noqa: E402
 
+from helpers import free_port  # noqa: E402
 from tastvg.train.checkpoint import load_checkpoint  # noqa: E402
 from tastvg.train.distributed import DistInfo  # noqa: E402
 from tastvg.train.engine import Trainer  # noqa: E402
 
 SCRIPT = Path(__file__).parent / "ddp_toy_run.py"
-_ports = itertools.count(29611)
 
 
 def torchrun(run_dir: Path, *args: str, restarts: int = 0) -> subprocess.CompletedProcess:
     """``torchrun --nproc_per_node 2 ddp_toy_run.py RUN_DIR ARGS`` on localhost (gloo, one thread)."""
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(next(_ports)),
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(free_port()),
            "--max-restarts", str(restarts), str(SCRIPT), str(run_dir), *args]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env)

@@ -167,3 +167,22 @@ def test_split_batch_interleaved_makes_even_and_odd_sub_clips():
     assert inputs["frames"][1, :2, 0, 0, 0].tolist() == [1.0, 3.0]
     assert inputs["frame_pad"].tolist() == [[False] * 3, [False, False, True], [False, True, True], [False, True, True]]
     assert inputs["text_ids"][3].tolist() == [0, 8, 2]
+
+
+def test_ranks_that_disagree_on_resuming_stop_with_one_line():
+    from tastvg.train.run_folder import check_ranks_agree
+
+    check_ranks_agree(["run/last.pth", "run/last.pth"])
+    check_ranks_agree([None, None])
+    with pytest.raises(SystemExit, match="rank 1: a new run"):
+        check_ranks_agree(["run/last.pth", None])
+
+
+def test_only_this_packages_partial_writes_are_removed(tmp_path):
+    from tastvg.train.checkpoint import remove_partial_writes
+
+    for name in ("last.pth.tmp", "log.csv.tmp", "train_config.json.tmp123", "notes.tmp"):
+        (tmp_path / name).write_text("x")
+    removed = {p.name for p in remove_partial_writes(tmp_path)}
+    assert removed == {"last.pth.tmp", "log.csv.tmp", "train_config.json.tmp123"}
+    assert (tmp_path / "notes.tmp").exists()

@@ -50,10 +50,14 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
     return path
 
 
+PARTIAL_WRITES = ("*.pth.tmp", "*.csv.tmp", "*.json.tmp*", "*.yaml.tmp*")  # what this package writes
+
+
 def remove_partial_writes(run_dir: str | os.PathLike) -> list[Path]:
-    """Delete the ``*.tmp`` files a killed write left in ``run_dir``; returns what was removed."""
+    """Delete the temporary files a killed write of this package left in ``run_dir`` (checkpoints,
+    logs, JSON and YAML records; nothing else); returns what was removed."""
     run_dir = Path(run_dir)
-    leftovers = sorted(run_dir.glob("*.tmp")) if run_dir.is_dir() else []
+    leftovers = sorted({p for pattern in PARTIAL_WRITES for p in run_dir.glob(pattern)}) if run_dir.is_dir() else []
     for path in leftovers:
         path.unlink(missing_ok=True)
     return leftovers

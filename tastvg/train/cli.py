@@ -28,6 +28,7 @@ from typing import Any
 import yaml
 
 from tastvg.config import TASTVGConfig, available_presets, config_from_dict, resolve_config
+from tastvg.io import write_text_atomic
 
 PRESET_DATASET = {"paper-hcstvg": "hcstvg", "paper-hcstvg2": "hcstvg2", "paper-vidstg": "vidstg",
                   "synth": "synth", "tiny": "synth"}
@@ -210,9 +211,9 @@ def run(args: argparse.Namespace) -> int:
     from tastvg.models.tastvg import build_model
     from tastvg.evaluation import format_table
     from tastvg.train.checkpoint import load_checkpoint, remove_partial_writes
-    from tastvg.train.distributed import cleanup, init_distributed
+    from tastvg.train.distributed import all_gather_objects, cleanup, init_distributed
     from tastvg.train.engine import Trainer
-    from tastvg.train.run_folder import check_resume_config, resume_source
+    from tastvg.train.run_folder import check_ranks_agree, check_resume_config, resume_source
     from tastvg.train.task import PARAM_GROUP_RULES, GroundingTask
 
     mode = resume_mode(args)
@@ -224,6 +225,8 @@ def run(args: argparse.Namespace) -> int:
     resume_from = resume_source(run_dir, mode)
 
     dist = init_distributed(args.device)
+    if dist.distributed:  # every rank decided alone (a per-node folder, a stale network file system)
+        check_ranks_agree(all_gather_objects(str(resume_from) if resume_from else None))
     if dist.is_main:
         remove_partial_writes(run_dir)  # a .tmp left by a kill during a checkpoint write
     torch.manual_seed(train_cfg.seed + dist.rank)
@@ -247,7 +250,7 @@ def run(args: argparse.Namespace) -> int:
         trainer.resume(state, path=resume_from)
     if dist.is_main:
         Path(run_dir).mkdir(parents=True, exist_ok=True)
-        (Path(run_dir) / "config.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
+        write_text_atomic(Path(run_dir) / "config.yaml", yaml.safe_dump(resolved, sort_keys=False))
         print(f"run folder: {run_dir}  ({len(train_set)} train / {len(test_set)} test samples, "
               f"{trainer.total_steps} optimiser steps, device {dist.device}, world size {dist.world_size})")
         if init_keys:

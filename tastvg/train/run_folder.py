@@ -37,6 +37,16 @@ def resume_source(run_dir: str | Path, mode: str) -> Path | None:
     return last
 
 
+def check_ranks_agree(sources: list[str | None]) -> None:
+    """Stop with one clear line when the ranks' :func:`resume_source` results (one per rank, as
+    gathered from every process) differ: a rank that starts fresh while another resumes would hang
+    in the first collective."""
+    if len(set(sources)) > 1:
+        seen = ", ".join(f"rank {r}: {src or 'a new run'}" for r, src in enumerate(sources))
+        raise SystemExit(f"error: the ranks disagree on what to resume from ({seen}): "
+                         "every process must see the same --out folder")
+
+
 def _flatten(tree: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
     for key, value in tree.items():
         name = f"{prefix}{key}"
