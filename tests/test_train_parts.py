@@ -186,3 +186,34 @@ def test_only_this_packages_partial_writes_are_removed(tmp_path):
     removed = {p.name for p in remove_partial_writes(tmp_path)}
     assert removed == {"last.pth.tmp", "log.csv.tmp", "train_config.json.tmp123"}
     assert (tmp_path / "notes.tmp").exists()
+
+
+def test_rank_random_states_by_checkpoint_format():
+    from tastvg.train.checkpoint import rank_rng_state
+
+    old = {"rng": {"python": "rank0"}}  # format 1, whatever the number of processes that wrote it
+    assert rank_rng_state(old, rank=3, world_size=4) == {"python": "rank0"}
+    new = {"rng": [{"python": "r0"}, {"python": "r1"}], "world_size": 2}
+    assert rank_rng_state(new, rank=1, world_size=2) == {"python": "r1"}
+    with pytest.raises(ValueError, match="2 process"):
+        rank_rng_state(new, rank=0, world_size=4)
+
+
+def test_a_call_order_dataset_generator_refuses_data_workers(tmp_path):
+    import random
+
+    from tastvg.train.distributed import DistInfo
+    from tastvg.train.engine import Trainer, TrainConfig
+
+    class Data(torch.utils.data.Dataset):
+        rng = random.Random(0)
+
+        def __len__(self):
+            return 2
+
+        def __getitem__(self, i):
+            return i
+
+    dist = DistInfo(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"))
+    with pytest.raises(ValueError, match="num_workers=0"):
+        Trainer(torch.nn.Linear(1, 1), None, Data(), None, list, TrainConfig(num_workers=2), tmp_path, dist)

@@ -97,13 +97,14 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 def rank_rng_state(ckpt: dict[str, Any], rank: int, world_size: int) -> dict[str, Any]:
     """The random states that rank ``rank`` saved, or a clear error if the world size changed."""
-    states = ckpt["rng"] if isinstance(ckpt["rng"], list) else [ckpt["rng"]]  # format 1: rank 0's only
-    saved_world = int(ckpt.get("world_size", len(states)))
+    if not isinstance(ckpt["rng"], list):  # format 1 kept rank 0's states only: every rank gets them
+        return ckpt["rng"]
+    saved_world = int(ckpt.get("world_size", len(ckpt["rng"])))
     if saved_world != world_size:
         raise ValueError(f"the checkpoint was written by {saved_world} process(es), this run has {world_size}: "
                          f"resume with the same number of processes (torchrun --nproc_per_node / --nnodes) "
                          "so that every rank continues its own data shard and random streams")
-    return states[rank] if len(states) == world_size else states[0]
+    return ckpt["rng"][rank]
 
 
 def _numpy_safe_globals() -> list[Any]:

@@ -120,6 +120,11 @@ class Trainer:
                  config_dict: Mapping[str, Any] | None = None) -> None:
         self.cfg, self.task, self.dist = cfg, task, dist
         self.train_set, self.test_set, self.collate = train_set, test_set, collate
+        if cfg.num_workers and self._dataset_rng() is not None:
+            # each worker would draw from its own copy of the generator, and the checkpoint would
+            # save the main process's copy, which never advances: resume would not be exact
+            raise ValueError("a dataset that draws from one generator in call order (STVGDataset(rng=...)) "
+                             "needs train.num_workers=0")
         self.run_dir = Path(run_dir)
         self.device = dist.device
         self.model = model.to(self.device)
