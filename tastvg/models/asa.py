@@ -1,4 +1,5 @@
-"""Attribute-aware spatial activation (ASA): where in each selected frame is the target? (TA-STVG paper, arXiv 2502.11168)
+"""Attribute-aware spatial activation (ASA): where in each selected frame is the target?
+(TA-STVG paper, arXiv 2502.11168)
 
 Per frame, one query (the encoded ``<s>`` token, averaged over frames) attends to that frame's N
 tokens through two BCA layers. The second layer's attention, summed over heads, through a sigmoid

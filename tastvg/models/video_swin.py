@@ -2,9 +2,10 @@
 
 No temporal downsampling: a clip ``[1, 3, T, H, W]`` gives ``[T, C4, ceil(H/32), ceil(W/32)]``
 taken from stage 4 before any final norm (the MTTR/ReferFormer variant used by TA-STVG). Frozen.
-Numerical conventions follow the official Video Swin code (checked on its outputs): windows shrink to the feature size (with shift 0)
-when a dimension is not larger than the window, zero padding after ``norm1`` without masking, the
-shifted-window mask value -100, and (by default) the official relative-position slicing quirk.
+Numerical conventions follow the official Video Swin code (checked on its outputs): windows
+shrink to the feature size (with shift 0) when a dimension is not larger than the window, zero
+padding after ``norm1`` without masking, the shifted-window mask value -100, and (by default) the
+official relative-position slicing quirk.
 """
 
 from __future__ import annotations
