@@ -47,7 +47,7 @@ class VideoSwinConfig:
     patch: list[int] = field(default_factory=lambda: [1, 4, 4])
     mlp_ratio: float = 4.0
     drop_path: float = 0.2
-    # Official quirk (spec §10.6): a shrunken window slices the first N rows/columns of the full
+    # Official quirk (the official Video Swin code): a shrunken window slices the first N rows/columns of the full
     # relative-position index instead of recomputing it. True reproduces the official numbers.
     slice_relative_position: bool = True
     weights: Optional[str] = None  # local path of the Kinetics-400 Swin-T checkpoint
@@ -136,7 +136,7 @@ class ModelConfig:
 
 @dataclass
 class LossConfig:
-    """Weights of spec §4 (HC-STVG v1 defaults) and the label constants."""
+    """Loss weights of the official recipe (HC-STVG v1 defaults) and the label constants."""
 
     bbox: float = 5.0
     giou: float = 4.0
@@ -153,7 +153,7 @@ class LossConfig:
 
 @dataclass
 class OptimConfig:
-    """Official optimisation recipe (spec §5); consumed by the training engine."""
+    """Official optimisation recipe (HengLan/TA-STVG @ 904ad0c, experiments/*.yaml); consumed by the training engine."""
 
     lr_base: float = 2e-4
     lr_vision: float = 1e-6

@@ -48,7 +48,7 @@ PREFIX_MAP: list[tuple[str, str]] = [
     ("action_embed.", "actioness_head."),
 ]
 
-# Official tensors that forward() never uses (spec §8 item 12; manifest "never get a gradient").
+# Official tensors that forward() never uses (checked on the official model; manifest "never get a gradient").
 DEAD_PATTERNS: list[str] = [
     r"ground_encoder\.encoder\.temporal_layers\.",
     r"ground_encoder\.encoder\.(local_pos_embed|frame_cls|video_cls)\.",

@@ -1,4 +1,4 @@
-"""Parameter groups and learning-rate schedules of the official recipe (spec §5.1–5.2).
+"""Parameter groups and learning-rate schedules of the official recipe.
 
 The official code builds five AdamW groups by parameter-name substring and, **after** every
 optimiser step ``k = 1, 2, ...``, sets each group's learning rate to ``lr_group * factor(k)``.

@@ -3,7 +3,7 @@
 Batches are those of :func:`tastvg.data.collate.collate_stvg` with a tokenizer (``text_ids``,
 ``text_mask``). At test time each video's 2x-dense clip is split into its two interleaved
 sub-clips (even and odd positions), both go through the model as separate rows, and
-:func:`tastvg.postprocess.postprocess` merges them into one tube per video (spec §5.6).
+:func:`tastvg.postprocess.postprocess` merges them into one tube per video.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from tastvg.models.tastvg import PARAM_GROUP_PREFIXES
 from tastvg.postprocess import metas_from_batch, postprocess
 from tastvg.train.distributed import all_reduce_mean
 
-# Parameter groups of the official recipe (spec §5.1), by our module names (see the model).
+# Parameter groups of the official recipe, by our module names (see the model).
 PARAM_GROUP_RULES = list(PARAM_GROUP_PREFIXES)
 
 LOGGED_TERMS = ("loss_bbox", "loss_giou", "loss_sted", "loss_actioness",
