@@ -1,4 +1,4 @@
-"""Exponential moving average of the weights, used for every evaluation, as in the official training.
+"""Exponential moving average of the weights, used for every evaluation (as officially).
 
 After each optimiser step, ``w_ema <- decay * w_ema + (1 - decay) * w`` over the whole state dict
 (parameters and floating-point buffers). Integer buffers (e.g. token position ids) are copied: the
