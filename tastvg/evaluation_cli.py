@@ -38,6 +38,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--weights", choices=["ema", "model"], default="ema",
                        help="which weights of the checkpoint to use (default: %(default)s, as the official test)")
     model.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    model.add_argument("--batch-size", type=int, default=1, metavar="B",
+                       help="videos per forward pass (default 1, as the official code; padded batches "
+                            "give each video its B = 1 numbers)")
+    model.add_argument("--workers", type=int, default=0, metavar="N",
+                       help="data-loader processes that decode videos in parallel (default 0)")
     model.add_argument("--pred-out", type=Path, default=None, metavar="PRED.json",
                        help="where to write the predictions (default: next to the checkpoint)")
     parser.add_argument("--protocol", choices=PROTOCOLS, default="official",
@@ -111,7 +116,10 @@ def predict_from_checkpoint(args: argparse.Namespace) -> tuple[dict, dict]:
     model.to(device).eval()
     dataset = _build_eval_dataset(dataset, args, data_cfg, from_flag=args.dataset is not None)
     task = GroundingTask(TASTVGLoss(cfg.loss, cfg.model), device, split_test=data_cfg.split_test_clip)
-    loader = DataLoader(dataset, batch_size=1, collate_fn=Collator(tokenizer))
+    if args.batch_size < 1 or args.workers < 0:
+        raise SystemExit("error: --batch-size must be >= 1 and --workers >= 0")
+    loader = DataLoader(dataset, batch_size=args.batch_size, collate_fn=Collator(tokenizer),
+                        num_workers=args.workers)
     predictions: dict = {}
     from tqdm.auto import tqdm
 

@@ -136,6 +136,17 @@ def test_evaluate_the_checkpoint_and_its_errors(tiny_run, tmp_path, capsys):
     result = json.loads(out.read_text())
     assert result["num_videos"] == len(json.loads((data_samples_dir() / "synth/annos/test.json").read_text()))
     assert pred.exists()
+    batched = tmp_path / "batched.json"
+    assert main(["evaluate", "--checkpoint", str(tiny_run / "last.pth"), "--data-root", SYNTH, "--json",
+                 str(tmp_path / "result3.json"), "--pred-out", str(batched), "--batch-size", "3"]) == 0
+    one, three = json.loads(pred.read_text()), json.loads(batched.read_text())
+    assert one.keys() == three.keys()
+    for vid in one:  # a padded batch gives every video its B = 1 tube
+        assert (one[vid]["t_start"], one[vid]["t_end"]) == (three[vid]["t_start"], three[vid]["t_end"])
+        for f, box in one[vid]["boxes"].items():
+            assert three[vid]["boxes"][f] == pytest.approx(box, abs=1e-3)
+    assert "--batch-size" in fails(["evaluate", "--checkpoint", str(tiny_run / "last.pth"), "--data-root", SYNTH,
+                                    "--batch-size", "0"], capsys)
     capsys.readouterr()
     vidstg = str(data_samples_dir() / "vidstg")
     assert "pass --dataset" in fails(["evaluate", "--checkpoint", str(tiny_run / "last.pth"), "--data-root", vidstg],
