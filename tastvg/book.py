@@ -10,8 +10,9 @@ tested place:
 * :func:`colab_setup` installs the package's ``[book]`` extra in Colab without a runtime restart.
 * :func:`shrink_for_smoke` applies the small CI run (``TASTVG_SMOKE=1``) only to the parameters
   the user left at their defaults, and says what it changed.
-* :func:`glue_figure` hands a matplotlib figure to myst-nb's ``glue`` (for a numbered
-  ``{glue:figure}`` caption) and closes it, so it is not drawn twice.
+* :func:`show_figure` displays a matplotlib figure once, as a plain image output that the cell's
+  ``mystnb.figure`` metadata captions and numbers in the rendered book.
+* :func:`colab_badge` is the *Open in Colab* badge of a chapter, written by the same sync.
 """
 
 from __future__ import annotations
@@ -80,6 +81,37 @@ if "google.colab" in sys.modules:
     os.chdir(os.path.join(REPO_DIR, "book"))'''
 
 
+BADGE_MARK = "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+
+
+def colab_badge(url: str, notebook: str, branch: str = "main") -> str:
+    """The *Open in Colab* badge of ``book/<notebook>`` in the GitHub repository ``url``.
+
+    Raises:
+        ValueError: when ``url`` is not a ``https://github.com/OWNER/REPO`` address.
+    """
+    owner_repo = url.removeprefix("https://github.com/")
+    if owner_repo == url or owner_repo.count("/") != 1:
+        raise ValueError(f"repository.url {url!r}: Colab opens notebooks from https://github.com/OWNER/REPO only")
+    return f"{BADGE_MARK}(https://colab.research.google.com/github/{owner_repo}/blob/{branch}/book/{notebook})"
+
+
+def repository_branch(config: str | Path | None = None) -> str:
+    """``repository.branch`` of ``_config.yml`` (default ``main``)."""
+    import yaml
+
+    path = Path(config) if config is not None else _config_file()
+    return str(((yaml.safe_load(path.read_text()) or {}).get("repository") or {}).get("branch") or "main")
+
+
+def _with_badge(markdown: str, badge: str) -> str:
+    """The chapter's first markdown cell with ``badge`` in its own paragraph under the title."""
+    title, *rest = [line for line in markdown.splitlines() if not line.startswith(BADGE_MARK)] or [""]
+    while rest and not rest[0].strip():
+        rest.pop(0)
+    return "\n".join([title, "", badge, *([""] + rest if rest else [])])
+
+
 def colab_setup(repo_dir: str | Path, run: Callable[..., Any] = subprocess.run) -> None:
     """Install the clone at ``repo_dir`` with its ``[book]`` extra into the running Python, and make
     it importable at once: the editable install's path hook is only read at interpreter start, so
@@ -125,11 +157,13 @@ def install_cell_index(nb: dict[str, Any]) -> int | None:
     return None
 
 
-def sync_colab_cells(url: str, book_dir: str | Path | None = None, write: bool = True) -> list[Path]:
-    """Rewrite every chapter's install cell from ``url``; returns the chapters that changed.
+def sync_colab_cells(url: str, book_dir: str | Path | None = None, write: bool = True,
+                     branch: str = "main") -> list[Path]:
+    """Rewrite every chapter's install cell and Colab badge from ``url``; returns the chapters
+    that changed.
 
     Raises:
-        ValueError: naming the chapter, when it has no install cell.
+        ValueError: naming the chapter, when it has no install cell or no title cell.
     """
     changed = []
     want = colab_install_source(url)
@@ -138,10 +172,15 @@ def sync_colab_cells(url: str, book_dir: str | Path | None = None, write: bool =
         i = install_cell_index(nb)
         if i is None:
             raise ValueError(f"{path}: no install cell (a code cell starting with {INSTALL_MARK!r})")
-        if _source(nb["cells"][i]) != want:
+        first = nb["cells"][0]
+        if first["cell_type"] != "markdown":
+            raise ValueError(f"{path}: the first cell must be the chapter's title (markdown)")
+        title = _with_badge(_source(first), colab_badge(url, path.name, branch))
+        if _source(nb["cells"][i]) != want or _source(first) != title:
             changed.append(path)
             if write:
                 nb["cells"][i]["source"] = want.splitlines(keepends=True)
+                first["source"] = title.splitlines(keepends=True)
                 path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
     return changed
 
@@ -196,18 +235,15 @@ def shrink_for_smoke(namespace: MutableMapping[str, Any], notebook: str | Path, 
 
 
 # ------------------------------------------------------------------------------------ figures
-def glue_figure(name: str, fig: Any) -> None:
-    """Glue ``fig`` under ``name`` for a ``{glue:figure}`` directive and close it.
-
-    Outside a kernel (plain Python) the figure is only closed."""
+def show_figure(fig: Any) -> None:
+    """Display ``fig`` as the cell's image output and close it (so the inline backend does not
+    draw it a second time). The image is a plain ``image/png`` output, so Jupyter, Colab and
+    GitHub show it in a downloaded notebook; the rendered book numbers and captions it from the
+    cell's ``mystnb.figure`` metadata (``caption``, ``name``)."""
     import matplotlib.pyplot as plt
+    from IPython.display import display
 
-    try:
-        from myst_nb import glue
-    except ImportError:  # pragma: no cover - myst-nb is in the [book] extra
-        glue = None
-    if glue is not None:
-        glue(name, fig, display=False)
+    display(fig)
     plt.close(fig)
 
 
@@ -220,14 +256,14 @@ def glue_values(**values: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m tastvg.book sync [--check]``: write the install cells from ``_config.yml``."""
+    """``python -m tastvg.book sync [--check]``: write the install cells and badges from ``_config.yml``."""
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m tastvg.book", description=main.__doc__)
     parser.add_argument("command", choices=["sync"])
     parser.add_argument("--check", action="store_true", help="only list chapters that are out of date")
     args = parser.parse_args(argv)
-    changed = sync_colab_cells(repository_url(env=False), write=not args.check)
+    changed = sync_colab_cells(repository_url(env=False), write=not args.check, branch=repository_branch())
     for path in changed:
         print(("out of date: " if args.check else "rewrote: ") + str(path))
     return 1 if (args.check and changed) else 0

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = book.chapter_paths(ROOT / "book")
 
 DRAWS = re.compile(r"\bplt\.(subplots|subplot|figure|subplot_mosaic)\(|\bsns\.(catplot|relplot|displot|lmplot|"
-                   r"pairplot|jointplot|clustermap)\(|\.plot\(|\bglue_figure\(")
+                   r"pairplot|jointplot|clustermap)\(|\.plot\(|\bshow_figure\(")
 WIDGET = re.compile(r"\bwidgets\.|\binteract(ive)?\(")
 IMAGE_KEYS = ("image/png", "image/svg+xml", "image/jpeg")
 
@@ -54,15 +54,9 @@ def draws(src: str, drawing_functions: set[str]) -> bool:
 
 
 def has_image(cell: dict) -> bool:
-    for out in cell.get("outputs", []):
-        for key in out.get("data", {}):
-            if key in IMAGE_KEYS or key.removeprefix(book_glue_prefix()) in IMAGE_KEYS:
-                return True
-    return False
-
-
-def book_glue_prefix() -> str:
-    return "application/papermill.record/"
+    """A plain image output: what Jupyter, Colab and the rendered book all show (a glued-only
+    ``application/papermill.record/...`` image is shown by none of the first two)."""
+    return any(key in IMAGE_KEYS for out in cell.get("outputs", []) for key in out.get("data", {}))
 
 
 def figure_problems(nb: dict) -> list[str]:
@@ -96,7 +90,8 @@ def test_the_figure_check_catches_what_it_should():
     assert figure_problems(_nb(_code("fig, ax = plt.subplots()\nax.plot([1, 2])"))) != []
     assert figure_problems(_nb(_code("fig, ax = plt.subplots()", PNG))) == []
     glued = [{"output_type": "display_data", "data": {"application/papermill.record/image/png": "iVBOR"}}]
-    assert figure_problems(_nb(_code("glue_figure('f', fig)", glued))) == []
+    assert figure_problems(_nb(_code("show_figure(fig)", glued))) != []  # Jupyter would show nothing
+    assert figure_problems(_nb(_code("show_figure(fig)", PNG))) == []
     # a cell that only defines a plotting function draws nothing; the cell that calls it does
     defining = _code("def show(x):\n    fig, ax = plt.subplots()\n    ax.imshow(x)")
     assert figure_problems(_nb(defining, _code("show(1)"))) == ["code cell 1 draws but has no image: show(1)"]
@@ -132,15 +127,40 @@ def test_smoke_switch_shrinks_only_known_parameters(path):
     assert {k.arg for k in call.keywords} <= set(book.parameter_defaults(path))
 
 
-def test_install_cells_follow_config_yml():
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_every_figure_has_a_numbered_caption(path):
+    """Cells that draw carry myst-nb figure metadata (caption + name); every {numref} resolves."""
+    nb = json.loads(path.read_text())
+    cells = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    fns = _drawing_functions(cells)
+    names = set()
+    for cell in cells:
+        if draws(book._source(cell), fns):
+            fig = cell.get("metadata", {}).get("mystnb", {}).get("figure", {})
+            assert fig.get("caption") and fig.get("name"), f"{path.name}: {book._source(cell)[:60]!r} has no caption"
+            names.add(fig["name"])
+    text = "".join(book._source(c) for c in nb["cells"] if c["cell_type"] == "markdown")
+    assert set(re.findall(r"\{numref\}`([^`<]+)`", text)) <= names
+
+
+def test_install_cells_and_badges_follow_config_yml():
     url = book.repository_url(ROOT / "_config.yml", env=False)
-    assert book.sync_colab_cells(url, ROOT / "book", write=False) == []
-    # the URL is written nowhere else in the chapters
+    branch = book.repository_branch(ROOT / "_config.yml")
+    assert book.sync_colab_cells(url, ROOT / "book", write=False, branch=branch) == []
+    # the URL is written nowhere else in the chapters than in these two generated places
     for path in CHAPTERS:
         nb = json.loads(path.read_text())
         i = book.install_cell_index(nb)
-        others = [book._source(c) for j, c in enumerate(nb["cells"]) if j != i]
-        assert not any(url in s for s in others), f"{path.name} repeats {url} outside its install cell"
+        assert book.colab_badge(url, path.name, branch) in book._source(nb["cells"][0])
+        others = [book._source(c) for j, c in enumerate(nb["cells"]) if j not in (0, i)]
+        assert not any(url in s for s in others), f"{path.name} repeats {url} outside its install cell and badge"
+
+
+def test_colab_badge_needs_a_github_address():
+    badge = book.colab_badge("https://github.com/me/fork", "04_tts.ipynb", "dev")
+    assert badge.endswith("(https://colab.research.google.com/github/me/fork/blob/dev/book/04_tts.ipynb)")
+    with pytest.raises(ValueError, match="github.com"):
+        book.colab_badge("https://gitlab.com/me/fork", "04_tts.ipynb")
 
 
 def test_repository_url_reads_config_and_env(tmp_path, monkeypatch):
@@ -156,13 +176,17 @@ def test_repository_url_reads_config_and_env(tmp_path, monkeypatch):
 
 
 def test_sync_rewrites_an_out_of_date_install_cell(tmp_path):
-    nb = {"cells": [_code(book.colab_install_source("https://old.example/x")), _code("x = 1")],
+    nb = {"cells": [{"cell_type": "markdown", "metadata": {}, "source": "# 1. X\n\nText."},
+                    _code(book.colab_install_source("https://github.com/old/x")), _code("x = 1")],
           "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
     path = tmp_path / "01_x.ipynb"
     path.write_text(json.dumps(nb))
-    assert book.sync_colab_cells("https://new.example/y", tmp_path) == [path]
-    assert "https://new.example/y" in book._source(json.loads(path.read_text())["cells"][0])
-    assert book.sync_colab_cells("https://new.example/y", tmp_path) == []
+    assert book.sync_colab_cells("https://github.com/new/y", tmp_path) == [path]
+    cells = json.loads(path.read_text())["cells"]
+    assert "https://github.com/new/y" in book._source(cells[1])
+    assert book._source(cells[0]) == ("# 1. X\n\n" + book.colab_badge("https://github.com/new/y", "01_x.ipynb")
+                                      + "\n\nText.")
+    assert book.sync_colab_cells("https://github.com/new/y", tmp_path) == []
 
 
 def _run_install_cell(monkeypatch, tmp_path, url: str) -> list:
