@@ -29,6 +29,7 @@ PRESET_DIR = Path(__file__).parent / "presets"
 class Backbone2DConfig:
     """ResNet (torchvision v1.5 layout, stride on the 3x3 conv) with frozen batch norm."""
 
+    kind: str = "resnet"  # which 2D backbone class builds it (tastvg.models.build.BACKBONE2D)
     depths: list[int] = field(default_factory=lambda: [3, 4, 23, 3])  # ResNet-101
     width: int = 64  # channels of the stem / first stage; layer4 outputs width * 8 * 4
     trainable_stages: list[str] = field(default_factory=lambda: ["layer2", "layer3", "layer4"])
@@ -40,6 +41,7 @@ class Backbone2DConfig:
 class VideoSwinConfig:
     """Video Swin-T adapted to per-frame output (patch (1,4,4)); completely frozen."""
 
+    kind: str = "video_swin"  # which 3D backbone class builds it (tastvg.models.build.BACKBONE3D)
     embed_dim: int = 96
     depths: list[int] = field(default_factory=lambda: [2, 2, 6, 2])
     heads: list[int] = field(default_factory=lambda: [3, 6, 12, 24])
@@ -61,6 +63,7 @@ class VideoSwinConfig:
 class TextConfig:
     """RoBERTa text encoder (``transformers``) plus the 768 -> d resizer."""
 
+    kind: str = "roberta"  # which text encoder class builds it (tastvg.models.build.TEXT_ENCODERS)
     vocab_size: int = 50265
     hidden: int = 768
     layers: int = 12
