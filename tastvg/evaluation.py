@@ -25,7 +25,8 @@ STCAT) number for number. Its conventions, in order:
 3. ``vIoU = (1 / |U|) * sum over ground-truth frames f in I of IoU(pred_f, gt_f)`` where ``U`` and
    ``I`` are the integer frame ids in the union and intersection of the two half-open spans. A
    ground-truth frame of ``I`` without a predicted box adds 0 (it still counts in ``|U|``).
-4. Box IoU on continuous coordinates: area ``(x2 - x1) * (y2 - y1)``, no ``+1`` pixel term.
+4. Box IoU on continuous coordinates: area ``(x2 - x1) * (y2 - y1)``, no ``+1`` pixel term
+   (:func:`tastvg.boxes.box_iou_float`).
 5. ``vIoU@R`` is the fraction of videos whose vIoU is *strictly greater* than ``R``.
 6. Means are plain averages over videos, in the order of ``predictions``.
 
@@ -57,6 +58,8 @@ import warnings
 from collections.abc import Mapping
 from typing import Any
 
+from tastvg.boxes import box_iou_float as box_iou  # the official convention; chapters 1 and 6 import it from here
+
 PROTOCOLS = ("official", "inclusive")
 THRESHOLDS = (0.3, 0.5)
 AGGREGATES = ("m_tIoU", "m_vIoU", "vIoU@0.3", "vIoU@0.5", "m_sIoU")
@@ -67,23 +70,6 @@ Box = tuple[float, float, float, float]
 # --------------------------------------------------------------------------------------------
 # Geometry
 # --------------------------------------------------------------------------------------------
-def box_iou(a: Box, b: Box) -> float:
-    """IoU of two ``[x1, y1, x2, y2]`` boxes, continuous coordinates (no +1 pixel term).
-
-    The operations follow the official ``np_box_iou`` in order, so results are bit-identical:
-    ``inter / ((area_a + area_b) - inter)``. A zero union gives 0 (the official code gives NaN).
-    """
-    area_a = (a[2] - a[0]) * (a[3] - a[1])
-    area_b = (b[2] - b[0]) * (b[3] - b[1])
-    w = min(a[2], b[2]) - max(a[0], b[0])
-    h = min(a[3], b[3]) - max(a[1], b[1])
-    inter = max(w, 0.0) * max(h, 0.0)
-    union = area_a + area_b - inter
-    if union <= 0:
-        return 0.0
-    return inter / union
-
-
 def half_open_span(t_start: int, t_end: int, protocol: str, is_prediction: bool) -> tuple[int, int]:
     """The ``[start, end)`` interval a protocol scores for an inclusive span ``[t_start, t_end]``.
 

@@ -24,26 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from tastvg.boxes import box_cxcywh_to_xyxy, box_token_mask_grid, generalized_box_iou_pairs
 from tastvg.config import LossConfig, ModelConfig, TASTVGConfig, resolve_config
-from tastvg.models.asa import box_token_mask_grid
-
-
-def box_cxcywh_to_xyxy(b: Tensor) -> Tensor:
-    cx, cy, w, h = b.unbind(-1)
-    return torch.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], dim=-1)
-
-
-def generalized_box_iou_pairs(a: Tensor, b: Tensor) -> Tensor:
-    """GIoU of matching rows of two ``[n, 4]`` xyxy box sets -> ``[n]``."""
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    lt, rb = torch.max(a[:, :2], b[:, :2]), torch.min(a[:, 2:], b[:, 2:])
-    inter = (rb - lt).clamp(min=0).prod(-1)
-    union = area_a + area_b - inter
-    iou = inter / union
-    lt_c, rb_c = torch.min(a[:, :2], b[:, :2]), torch.max(a[:, 2:], b[:, 2:])
-    hull = (rb_c - lt_c).clamp(min=0).prod(-1)
-    return iou - (hull - union) / hull
 
 
 def _masked_mean(x: Tensor, valid: Tensor) -> Tensor:

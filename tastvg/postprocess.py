@@ -2,8 +2,8 @@
 
 For one forward pass (a "sub-clip") with sampled original frame ids ``frame_ids``:
 
-* boxes: (cx, cy, w, h) in [0, 1] -> ``[x1, y1, x2, y2] * (width, height)``, clamped at >= 0
-  (no upper clamp, as the official code);
+* boxes: (cx, cy, w, h) in [0, 1] -> ``[x1, y1, x2, y2] * (width, height)``
+  (:func:`tastvg.boxes.denormalize_boxes`), clamped at >= 0 (no upper clamp, as the official code);
 * span: ``(i*, j*) = argmax_{i < j} log_softmax(start)_i + log_softmax(end)_j`` (strictly i < j),
   i.e. the official half-open ``[frame_ids[i*], frame_ids[j*] + 1)``, written here with
   **inclusive** ends: ``t_start = frame_ids[i*]``, ``t_end = frame_ids[j*]`` (the evaluator's
@@ -23,6 +23,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from tastvg.boxes import denormalize_boxes
 from tastvg.data.sampling import split_interleaved  # noqa: F401  (the sub-clips, re-exported here)
 
 Prediction = dict[str, Any]  # {"t_start": int, "t_end": int, "boxes": {frame_id: [x1, y1, x2, y2]}}
@@ -49,9 +50,7 @@ def clip_prediction(pred_boxes: Tensor, pred_sted: Tensor, frame_ids: Sequence[i
     if pred_boxes.shape[0] != t or pred_sted.shape[0] != t:
         raise ValueError(f"{t} frame ids but {pred_boxes.shape[0]} boxes / {pred_sted.shape[0]} start-end rows")
     i, j = span_argmax(pred_sted[:, 0], pred_sted[:, 1])
-    cx, cy, w, h = pred_boxes.float().unbind(-1)
-    xyxy = torch.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], -1)
-    xyxy = (xyxy * torch.tensor([width, height, width, height], dtype=xyxy.dtype, device=xyxy.device)).clamp(min=0)
+    xyxy = denormalize_boxes(pred_boxes.float(), (height, width)).clamp(min=0)
     boxes = {int(f): [float(v) for v in row] for f, row in zip(frame_ids, xyxy.tolist())}
     return {"t_start": int(frame_ids[i]), "t_end": int(frame_ids[j]), "boxes": boxes}
 

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from matplotlib.axes import Axes
 
+from tastvg.boxes import cxcywh_to_pixels
 from tastvg.data.config import DataConfig
 
 GT_COLOR = "#2ca02c"    # ground truth: green
@@ -137,12 +138,6 @@ def _cell(x: float, y: float, h: float, color: str):  # one token of draw_token_
 
 
 # ---------------------------------------------------------------- token maps and normalised boxes
-def cxcywh_to_pixels(box: Sequence[float], width: float, height: float) -> list[float]:
-    """Normalised ``(cx, cy, w, h)`` -> pixel ``[x1, y1, x2, y2]`` on a ``width x height`` image."""
-    cx, cy, w, h = (float(v) for v in box)
-    return [(cx - w / 2) * width, (cy - h / 2) * height, (cx + w / 2) * width, (cy + h / 2) * height]
-
-
 def overlay_token_map(ax: Axes, image: np.ndarray, token_map: np.ndarray | Sequence[float], grid: tuple[int, int],
                       box: Sequence[float] | None = None, cmap: str = "magma", alpha: float = 0.55,
                       title: str | None = None, vmin: float = 0.0, vmax: float = 1.0):

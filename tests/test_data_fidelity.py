@@ -12,11 +12,12 @@ import numpy as np
 import pytest
 import torch
 
+from tastvg.boxes import normalize_boxes
 from tastvg.data.annotations import STVGRecord
 from tastvg.data.config import DataConfig
 from tastvg.data.dataset import EmptyClipError, STVGDataset
 from tastvg.data.sampling import crop_drawn, has_gt, sample_frame_ids, temporal_crop
-from tastvg.data.transforms import normalize_boxes, resized_size
+from tastvg.data.transforms import resized_size
 
 
 def official_hc_clip(frame_count, gt, split, crop_prob=0.5):

@@ -8,8 +8,8 @@ from tastvg.data.annotations import STVGRecord
 from tastvg.data.config import DataConfig
 from tastvg.data.dataset import STVGDataset
 from tastvg.data.synth_scene import APPEARANCE, MOTION
-from tastvg.data.transforms import (denormalize_boxes, flip_pairs, hflip, normalize, normalize_boxes, resize,
-                                    resized_size, swap_left_right, to_tensor)
+from tastvg.boxes import denormalize_boxes, normalize_boxes
+from tastvg.data.transforms import flip_pairs, hflip, normalize, resize, resized_size, swap_left_right, to_tensor
 
 
 def test_resize_rule():

@@ -9,7 +9,8 @@ import random
 import numpy as np
 import pytest
 
-from tastvg.evaluation import box_iou, evaluate
+from tastvg.boxes import box_iou_float as box_iou
+from tastvg.evaluation import evaluate
 
 SQUARE = [0, 0, 10, 10]
 

@@ -7,7 +7,8 @@ import math
 import torch
 
 from tastvg.config import load_preset
-from tastvg.losses import TASTVGLoss, generalized_box_iou_pairs, sted_loss
+from tastvg.boxes import generalized_box_iou_pairs
+from tastvg.losses import TASTVGLoss, sted_loss
 
 
 def outputs(t: int, boxes: torch.Tensor, sted: torch.Tensor, act: torch.Tensor, pad: torch.Tensor | None = None,

@@ -9,7 +9,8 @@ matplotlib.use("Agg")
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from tastvg.viz import cxcywh_to_pixels, frames_to_images, gt_runs  # noqa: E402
+from tastvg.boxes import cxcywh_to_pixels  # noqa: E402
+from tastvg.viz import frames_to_images, gt_runs  # noqa: E402
 
 
 def test_gt_runs():

@@ -40,11 +40,11 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from tastvg.boxes import flip_boxes, normalize_boxes, scale_boxes
 from tastvg.data.annotations import AnnotationError, STVGRecord, load_hcstvg
 from tastvg.data.config import DataConfig
 from tastvg.data.sampling import sample_frame_ids
-from tastvg.data.transforms import (flip_boxes, flip_pairs, normalize, normalize_boxes, resize_frames, resized_size,
-                                    scale_boxes, swap_left_right, to_tensor)
+from tastvg.data.transforms import flip_pairs, normalize, resize_frames, resized_size, swap_left_right, to_tensor
 from tastvg.data.video import VideoError, read_frames
 from tastvg.data.vidstg import VIDSTG_TYPOS, load_vidstg, read_typo_table
 

@@ -1,10 +1,10 @@
 """Frame and box transforms of the official pipeline (``load_frames``, ``datasets/transforms.py``):
 resize, horizontal flip (and the optional "left" <-> "right" swap of the sentence), ImageNet
-normalisation, boxes to normalised ``(cx, cy, w, h)``. Box arithmetic follows the official order:
-flip in original pixels, scale per axis, divide by the frame size, then convert to centre/size.
+normalisation. The box maths (flip, scale, normalise, in the official order) is in
+:mod:`tastvg.boxes`; :func:`resize` and :func:`hflip` apply it with the frames.
 
 Frames are ``uint8 [T, H, W, 3]`` arrays from the decoder, tensors ``[T, 3, H, W]`` after
-:func:`to_tensor`; boxes are ``[n, 4]`` float tensors, ``xyxy`` pixels until :func:`normalize_boxes`.
+:func:`to_tensor`; boxes are ``[n, 4]`` float tensors, ``xyxy`` pixels until :func:`tastvg.boxes.normalize_boxes`.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from tastvg.boxes import denormalize_boxes, flip_boxes, scale_boxes  # noqa: F401  (denormalize_boxes: chapter 2)
 
 _SWAP = re.compile(r"left|right")
 _SWAP_WORD = re.compile(r"\b(left|right)\b")
@@ -49,21 +51,9 @@ def resize_frames(frames: Tensor, size: tuple[int, int]) -> Tensor:
 
 
 def resize(frames: Tensor, boxes: Tensor, size: tuple[int, int]) -> tuple[Tensor, Tensor]:
-    """:func:`resize_frames` and the ``xyxy`` boxes scaled with them (:func:`scale_boxes`)."""
+    """:func:`resize_frames` and the ``xyxy`` boxes scaled with them (:func:`tastvg.boxes.scale_boxes`)."""
     h, w = frames.shape[-2:]
     return resize_frames(frames, size), scale_boxes(boxes, (h, w), size)
-
-
-def scale_boxes(boxes: Tensor, orig: tuple[int, int], size: tuple[int, int]) -> Tensor:
-    """``xyxy`` boxes from an ``orig = (h, w)`` image to ``size = (H0, W0)`` (the official
-    ``BoxList.resize``: one float ratio per axis)."""
-    rw, rh = float(size[1]) / float(orig[1]), float(size[0]) / float(orig[0])
-    return boxes * boxes.new_tensor([rw, rh, rw, rh])
-
-
-def flip_boxes(boxes: Tensor, width: float) -> Tensor:
-    """Mirror ``xyxy`` boxes ``[n, 4]`` in an image ``width`` wide: ``x1' = W - x2``, ``x2' = W - x1``."""
-    return boxes[:, [2, 1, 0, 3]] * boxes.new_tensor([-1.0, 1.0, -1.0, 1.0]) + boxes.new_tensor([width, 0.0, width, 0.0])
 
 
 def swap_left_right(text: str, whole_words: bool = False) -> str:
@@ -94,17 +84,3 @@ def normalize(frames: Tensor, mean: Sequence[float], std: Sequence[float]) -> Te
     m = frames.new_tensor(mean).view(1, 3, 1, 1)
     s = frames.new_tensor(std).view(1, 3, 1, 1)
     return (frames - m) / s
-
-
-def normalize_boxes(boxes: Tensor, size: tuple[int, int]) -> Tensor:
-    """``xyxy`` pixel boxes ``[n, 4]`` in an image of ``size = (H, W)`` -> ``(cx, cy, w, h)`` in ``[0, 1]``."""
-    h, w = size
-    x1, y1, x2, y2 = (boxes / boxes.new_tensor([w, h, w, h])).unbind(-1)  # official order: divide first
-    return torch.stack([(x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1], dim=-1)
-
-
-def denormalize_boxes(boxes: Tensor, size: tuple[int, int]) -> Tensor:
-    """Inverse of :func:`normalize_boxes`: ``(cx, cy, w, h)`` in ``[0, 1]`` -> ``xyxy`` pixels."""
-    h, w = size
-    cx, cy, bw, bh = (boxes * boxes.new_tensor([w, h, w, h])).unbind(-1)
-    return torch.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], dim=-1)
