@@ -137,6 +137,15 @@ def box_iou_float(a: Sequence[float], b: Sequence[float]) -> float:
 
 
 # ---------------------------------------------------------------- boxes on a token grid
+def box_centre_cell(boxes: Tensor, h: int, w: int) -> Tensor:
+    """Row-major index of the ``h x w`` grid cell holding each box centre (clamped to the grid).
+    ``boxes`` [..., 4] normalised (cx, cy, w, h) -> [...] long."""
+    cx, cy = boxes[..., 0], boxes[..., 1]
+    ci = (cy * h).long().clamp(0, h - 1)
+    cj = (cx * w).long().clamp(0, w - 1)
+    return ci * w + cj
+
+
 def box_token_mask(boxes: Tensor, h: int, w: int) -> Tensor:
     """Which of the ``h x w`` grid cells a box covers (cell centre inside the box, and always the
     cell holding the box centre). ``boxes`` [..., 4] normalised (cx, cy, w, h) -> [..., h*w] float."""
@@ -144,14 +153,10 @@ def box_token_mask(boxes: Tensor, h: int, w: int) -> Tensor:
 
     ys = (torch.arange(h, device=boxes.device, dtype=boxes.dtype) + 0.5) / h
     xs = (torch.arange(w, device=boxes.device, dtype=boxes.dtype) + 0.5) / w
-    cx, cy, bw, bh = boxes.unbind(-1)
-    x1, x2 = (cx - bw / 2)[..., None, None], (cx + bw / 2)[..., None, None]
-    y1, y2 = (cy - bh / 2)[..., None, None], (cy + bh / 2)[..., None, None]
+    x1, y1, x2, y2 = (c[..., None, None] for c in box_cxcywh_to_xyxy(boxes).unbind(-1))  # [..., 1, 1] each
     inside = (ys[:, None] >= y1) & (ys[:, None] <= y2) & (xs[None, :] >= x1) & (xs[None, :] <= x2)
-    ci = (cy * h).long().clamp(0, h - 1)
-    cj = (cx * w).long().clamp(0, w - 1)
     centre = torch.zeros_like(inside).flatten(-2)
-    centre.scatter_(-1, (ci * w + cj).unsqueeze(-1), True)
+    centre.scatter_(-1, box_centre_cell(boxes, h, w).unsqueeze(-1), True)
     return (inside.flatten(-2) | centre).to(boxes.dtype)
 
 

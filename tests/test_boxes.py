@@ -8,7 +8,7 @@ import sys
 import pytest
 import torch
 
-from tastvg.boxes import (box_area, box_cxcywh_to_xyxy, box_iou_float, box_iou_pairs, box_token_mask,
+from tastvg.boxes import (box_area, box_centre_cell, box_cxcywh_to_xyxy, box_iou_float, box_iou_pairs, box_token_mask,
                           box_token_mask_grid, box_xyxy_to_cxcywh, cxcywh_to_pixels, denormalize_boxes, flip_boxes,
                           generalized_box_iou_pairs, normalize_boxes, scale_boxes)
 from tastvg.postprocess import clip_prediction
@@ -106,6 +106,11 @@ def test_evaluator_stays_free_of_torch() -> None:
 # ---------------------------------------------------------------- token masks
 def cells(mask: torch.Tensor) -> list[int]:
     return mask.nonzero().flatten().tolist()
+
+
+def test_box_centre_cell() -> None:
+    b = T([[0.5, 0.5, 0.1, 0.1], [0.9, 0.1, 0.01, 0.01], [1.0, 1.0, 0.02, 0.02], [0.0, 0.0, 0.1, 0.1]])
+    assert box_centre_cell(b, 3, 4).tolist() == [6, 3, 11, 0]  # (1, 2), (0, 3), clamped (2, 3), (0, 0)
 
 
 def test_box_token_mask_2x2() -> None:  # cell centres at 0.25 and 0.75
