@@ -233,7 +233,7 @@ def predict_loop(model: Any, cfg: Any, data_cfg: Any, root: Path, device: Any, b
     from tastvg.data.collate import Collator
     from tastvg.data.dataset import build_dataset
     from tastvg.losses import TASTVGLoss
-    from tastvg.train.cli import load_tokenizer
+    from tastvg.train.setup import load_tokenizer
     from tastvg.train.task import GroundingTask
 
     dataset = build_dataset("hcstvg", root, "test", data_cfg, train=False)

@@ -6,7 +6,7 @@ tested place:
 * :func:`repository_url` is the project's public home, read from ``_config.yml``
   (``repository.url``, the one place it is written) or from ``$TASTVG_REPO_URL`` for forks;
   :func:`colab_install_source` writes the first code cell of every chapter from it, and
-  ``python -m tastvg.book sync`` rewrites the cells after the URL changes.
+  ``tastvg book sync`` (:mod:`tastvg.cli.book`) rewrites the cells after the URL changes.
 * :func:`colab_setup` installs the package's ``[book]`` extra in Colab without a runtime restart.
 * :func:`shrink_for_smoke` applies the small CI run (``TASTVG_SMOKE=1``) only to the parameters
   the user left at their defaults, and says what it changed.
@@ -69,7 +69,7 @@ def colab_install_source(url: str) -> str:
     return f'''{INSTALL_MARK}
 import os, subprocess, sys
 if "google.colab" in sys.modules:
-    REPO_URL = os.environ.get("{REPO_ENV}", "{url}")  # written from _config.yml by `python -m tastvg.book sync`
+    REPO_URL = os.environ.get("{REPO_ENV}", "{url}")  # written from _config.yml by `tastvg book sync`
     REPO_DIR = os.environ.get("{COLAB_DIR_ENV}", "{COLAB_DIR}")
     if not os.path.isdir(REPO_DIR):
         clone = subprocess.run(["git", "clone", "--depth", "1", REPO_URL, REPO_DIR], capture_output=True, text=True)
@@ -253,21 +253,3 @@ def glue_values(**values: Any) -> None:
 
     for name, value in values.items():
         glue(name, value, display=False)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m tastvg.book sync [--check]``: write the install cells and badges from ``_config.yml``."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m tastvg.book", description=main.__doc__)
-    parser.add_argument("command", choices=["sync"])
-    parser.add_argument("--check", action="store_true", help="only list chapters that are out of date")
-    args = parser.parse_args(argv)
-    changed = sync_colab_cells(repository_url(env=False), write=not args.check, branch=repository_branch())
-    for path in changed:
-        print(("out of date: " if args.check else "rewrote: ") + str(path))
-    return 1 if (args.check and changed) else 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -26,10 +26,7 @@ the committed ``results/pretrain/synth-motion_video_swin.pth`` that preset ``syn
 
 from __future__ import annotations
 
-import argparse
 import json
-import shlex
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -75,7 +72,7 @@ def dense_targets(seed: int, index: int, knobs: Any, grid: tuple[int, int]) -> d
     the actor drawn last wins a shared cell, as in the rendering)."""
     from tastvg.data.synth import GROUP_VALUES, make_scene
     from tastvg.data.synth_scene import render
-    from tastvg.experiment_ladder import scene_labels
+    from tastvg.experiments.ladder import scene_labels
 
     scene, _ = make_scene(seed, index, knobs)
     frames, boxes = render(scene)
@@ -230,53 +227,3 @@ def save(path: str | Path, state: dict[str, Tensor], report: dict[str, Any], com
     meta = dict(report, command=command, checkpoint=path.name)
     path.with_suffix(".json").write_text(json.dumps(meta, indent=1))
     return path
-
-
-# ---------------------------------------------------------------------------------------------- CLI
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    d = PretrainSetup()
-    parser.add_argument("kind", choices=KINDS, help="which backbone to pretrain")
-    parser.add_argument("--out", required=True, type=Path, help="checkpoint path (.pth); the report goes beside it (.json)")
-    parser.add_argument("--preset", default=d.preset)
-    parser.add_argument("--steps", type=int, default=d.steps)
-    parser.add_argument("--batch-size", type=int, default=d.batch_size)
-    parser.add_argument("--lr", type=float, default=d.lr)
-    parser.add_argument("--data-seed", type=int, default=d.data_seed)
-    parser.add_argument("--eval-videos", type=int, default=d.eval_videos)
-    parser.add_argument("--distractors", type=int, default=d.knobs["distractors"])
-    parser.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE",
-                        help="another SynthKnobs field (e.g. size=32); repeatable")
-    parser.add_argument("--seed", type=int, default=d.seed)
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
-
-
-def run(args: argparse.Namespace) -> int:
-    import yaml
-
-    torch.set_num_threads(args.threads)
-    knobs: dict[str, Any] = {"distractors": args.distractors}
-    for item in args.knob:
-        k, sep, v = item.partition("=")
-        if not sep:
-            raise SystemExit(f"error: --knob {item!r}: expected NAME=VALUE")
-        knobs[k] = yaml.safe_load(v)
-    setup = PretrainSetup(kind=args.kind, preset=args.preset, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
-                          data_seed=args.data_seed, eval_videos=args.eval_videos, knobs=knobs, seed=args.seed)
-    state, report = pretrain(setup, log=lambda s: print(s, flush=True))
-    command = "tastvg pretrain " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if sys.argv[1:2] == ["pretrain"] else None
-    save(args.out, state, report, command=command or "tastvg pretrain " + args.kind + " ...")
-    for k, r in report["held_out"].items():
-        print(f"held-out {k}: accuracy {r['accuracy']:.3f} (majority {r['majority']:.3f}), "
-              f"balanced {r['balanced_accuracy']:.3f} (chance {r['chance_balanced']:.3f})")
-    print(f"wrote {args.out} ({report['train_s']:.0f} s, {report['s_per_step']:.2f} s/step)")
-    return 0
-
-
-def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="tastvg pretrain", description=__doc__.splitlines()[0])
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tastvg.baselines import (baseline_predictions, baseline_table, blind_baselines, constant_span, mean_box,
+from tastvg.experiments.baselines import (baseline_predictions, baseline_table, blind_baselines, constant_span, mean_box,
                               span_from_fractions, synth_actor_tubes)
 from tastvg.data.annotations import STVGRecord
 

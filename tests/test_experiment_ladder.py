@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from tastvg import experiment_ladder as L
+from tastvg.experiments import ladder as L
 from tastvg import experiments as ex
 
 

@@ -11,6 +11,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from tastvg import experiments as ex  # noqa: E402
+from tastvg.cli import ablate as ablate_cli  # noqa: E402
 
 TINY = ex.Setup(preset="tiny", videos=6, test_fraction=0.34, knobs={"frames": 8, "size": 32, "distractors": 1},
                 epochs=1, batch_size=2, detail_seeds=[0])
@@ -85,14 +86,14 @@ def test_runner_writes_json_skips_finished_runs_and_summarises(tmp_path, monkeyp
 
 def test_cli_arguments_and_bad_knob(tmp_path):
     parser = argparse.ArgumentParser()
-    ex.add_arguments(parser)
+    ablate_cli.add_arguments(parser)
     args = parser.parse_args(["--grids", "queries", "--seeds", "0", "--knob", "distractors=2", "--out", str(tmp_path)])
-    setup = ex.setup_from_args(args)
+    setup = ablate_cli.setup_from_args(args)
     assert setup.knobs == {"distractors": 2} and args.grids == ["queries"]
-    assert "--knob distractors=2" in ex.canonical_command(args)
+    assert "--knob distractors=2" in ablate_cli.canonical_command(args)
     bad = parser.parse_args(["--knob", "speed=3"])
     with pytest.raises(SystemExit, match="speed=3"):
-        ex.setup_from_args(bad)
+        ablate_cli.setup_from_args(bad)
 
 
 def test_lock_files_let_parallel_workers_share_a_grid(tmp_path):
@@ -101,7 +102,7 @@ def test_lock_files_let_parallel_workers_share_a_grid(tmp_path):
     assert not ex._claim(tmp_path, "baseline", 0)  # held by a live process (this one)
     lock.write_text("999999999")  # a worker that died: its lock is taken over
     assert ex._claim(tmp_path, "baseline", 0)
-    assert ex._argv_without_jobs(["ablate", "--jobs", "2", "--seeds", "0"]) == ["--seeds", "0"]
+    assert ablate_cli._argv_without_jobs(["ablate", "--jobs", "2", "--seeds", "0"]) == ["--seeds", "0"]
 
 
 def test_sweep_sets_each_value_on_the_ema_model_and_restores_it():

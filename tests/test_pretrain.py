@@ -58,8 +58,10 @@ def test_pretrain_both_kinds_save_and_load(tmp_path):
 
 def test_cli_writes_checkpoint_and_report(tmp_path, capsys):
     out = tmp_path / "vs.pth"
-    assert P.main(["video-swin", "--preset", "tiny", "--steps", "1", "--batch-size", "1", "--eval-videos", "1",
-                   "--out", str(out), "--knob", "size=32", "--knob", "frames=8"]) == 0
+    from tastvg.cli import main
+
+    assert main(["pretrain", "video-swin", "--preset", "tiny", "--steps", "1", "--batch-size", "1", "--eval-videos", "1",
+                 "--out", str(out), "--knob", "size=32", "--knob", "frames=8"]) == 0
     assert out.is_file() and "held-out motion" in capsys.readouterr().out
 
 

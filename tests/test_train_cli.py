@@ -86,7 +86,7 @@ def test_help_lists_only_train_fields_it_accepts(capsys):
         main(["train", "--help"])
     listed = [line.split()[0] for line in capsys.readouterr().out.splitlines() if line.startswith("  train.")]
     assert "train.max_steps" in listed and "train.lrs" not in listed
-    from tastvg.train.cli import add_arguments, resolve_run
+    from tastvg.cli.train import add_arguments, resolve
     import argparse
 
     parser = argparse.ArgumentParser()
@@ -95,7 +95,7 @@ def test_help_lists_only_train_fields_it_accepts(capsys):
 
     for name in listed:
         value = json.dumps(getattr(TrainConfig(), name.split(".")[1]))
-        resolve_run(parser.parse_intermixed_args(["--config", "tiny", "--data-root", SYNTH, f"{name}={value}"]))
+        resolve(parser.parse_intermixed_args(["--config", "tiny", "--data-root", SYNTH, f"{name}={value}"]))
 
 
 def test_resume_modes_overrides_anywhere_and_leftover_tmp_files(tiny_run, tmp_path, capsys):

@@ -1,12 +1,13 @@
-"""The ``tastvg`` command line: one entry point, one module per subcommand.
+"""The ``tastvg`` command line: one entry point, one thin module per subcommand in this package.
 
-Each subcommand lives next to the concept it serves and exposes two functions::
+Each subcommand module (``tastvg/cli/train.py``, ``evaluate.py``, ...) exposes two functions::
 
     add_arguments(parser: argparse.ArgumentParser) -> None
     run(args: argparse.Namespace) -> int
 
-They are imported lazily, so ``tastvg --help`` stays fast and a broken optional piece cannot stop
-the others from working.
+and calls the library (``tastvg.train.setup``, ``tastvg.train.predict``, ``tastvg.experiments``,
+...), which holds no argparse. They are imported lazily, so a broken optional piece cannot stop
+the others from working. ``python -m tastvg.cli ...`` is the same command.
 
 Options and ``SECTION.FIELD=VALUE`` overrides may come in any order (``parse_intermixed_args``).
 The project's own errors (bad configs, annotations, videos, missing or unreadable files, a run
@@ -26,14 +27,15 @@ DEBUG_ENV = "TASTVG_DEBUG"
 
 # name -> (module, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "train": ("tastvg.train.cli", "train TA-STVG (CPU, one GPU, or many under torchrun)"),
-    "evaluate": ("tastvg.evaluation_cli", "score predictions against ground truth (m_tIoU, m_vIoU, vIoU@R)"),
-    "synth": ("tastvg.data.synth", "generate a SynthSTVG dataset (mp4 videos + HC-STVG-format annotations)"),
-    "convert-official": ("tastvg.convert", "convert an official TA-STVG checkpoint to this package's names"),
-    "ablate": ("tastvg.experiments", "run ablation grids on SynthSTVG (one JSON per run, mean ± std summary)"),
-    "data": ("tastvg.data_cli", "prepare dataset files (build-vidstg: VidSTG annos from the public files)"),
-    "pretrain": ("tastvg.pretrain", "pretrain the CPU backbones on dense SynthSTVG labels (motion / appearance per cell)"),
-    "info": ("tastvg.info_cli", "print versions, devices and presets (for bug reports)"),
+    "train": ("tastvg.cli.train", "train TA-STVG (CPU, one GPU, or many under torchrun)"),
+    "evaluate": ("tastvg.cli.evaluate", "score predictions against ground truth (m_tIoU, m_vIoU, vIoU@R)"),
+    "synth": ("tastvg.cli.synth", "generate a SynthSTVG dataset (mp4 videos + HC-STVG-format annotations)"),
+    "convert-official": ("tastvg.cli.convert_official", "convert an official TA-STVG checkpoint to this package's names"),
+    "ablate": ("tastvg.cli.ablate", "run ablation grids on SynthSTVG (one JSON per run, mean ± std summary)"),
+    "data": ("tastvg.cli.data", "prepare dataset files (build-vidstg: VidSTG annos from the public files)"),
+    "pretrain": ("tastvg.cli.pretrain", "pretrain the CPU backbones on dense SynthSTVG labels (motion / appearance per cell)"),
+    "info": ("tastvg.cli.info", "print versions, devices and presets (for bug reports)"),
+    "book": ("tastvg.cli.book", "the book's chapters (sync: write the Colab install cells and badges from _config.yml)"),
 }
 
 
@@ -130,7 +132,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         if debug and not isinstance(err, SystemExit):
             raise
         handle_error(err)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

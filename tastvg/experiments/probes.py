@@ -1,6 +1,6 @@
 """Where a trained TA-STVG looks, in numbers: the probes behind the paper's analysis figures.
 
-Used by :mod:`tastvg.experiments` on every ablation run (and by chapter 8): TTS relevance inside
+Used by :mod:`tastvg.experiments.runner` on every ablation run (and by chapter 8): TTS relevance inside
 and outside the ground-truth span, the share of the ASA map on the ground-truth box, and the share
 of the spatial decoder's cross-attention on the box, each against chance.
 """

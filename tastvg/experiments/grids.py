@@ -1,7 +1,7 @@
-"""The ablation variants and grids of :mod:`tastvg.experiments`: what each named configuration
+"""The ablation variants and grids of :mod:`tastvg.experiments.runner`: what each named configuration
 changes, which variants answer one question together, and how a variant resolves to a config.
 
-    from tastvg.experiment_grids import GRIDS, VARIANTS, resolve_variant
+    from tastvg.experiments.grids import GRIDS, VARIANTS, resolve_variant
     cfg = resolve_variant("synth", VARIANTS["zero_queries"])   # a TASTVGConfig with query_init="zero"
 """
 

@@ -6,7 +6,8 @@
 In the first mode both JSON files map a video id to ``{"t_start", "t_end", "boxes": {frame_id:
 [x1, y1, x2, y2]}}`` (inclusive frame ids, pixel boxes; ground truth may add ``"qtype"``). In the
 second the model of a ``tastvg train`` checkpoint (its EMA weights, as the official code) predicts
-the split, the predictions are written, and they are scored. See ``tastvg.evaluation``.
+the split (:mod:`tastvg.train.predict`), the predictions are written, and they are scored. See
+``tastvg.evaluation``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 from tastvg.evaluation import PROTOCOLS, evaluate, format_table
 from tastvg.io import write_json_atomic
+from tastvg.train.predict import predict_from_checkpoint
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -64,71 +66,6 @@ def load_json(path: Path, what: str) -> Any:
         raise SystemExit(f"error: {what} file {path} is not valid JSON ({err})") from None
 
 
-def _build_eval_dataset(name: str, args: argparse.Namespace, data_cfg: Any, from_flag: bool) -> Any:
-    """The split to evaluate; an annotation error names the dataset format it was read as and --dataset."""
-    from tastvg.data.annotations import AnnotationError
-    from tastvg.data.config import DATASETS
-    from tastvg.data.dataset import build_dataset
-
-    try:
-        return build_dataset(name, args.data_root, args.split, data_cfg, train=False)
-    except AnnotationError as err:
-        source = "--dataset" if from_flag else "the checkpoint's dataset"
-        raise SystemExit(f"error: {err} (read as {name!r}, {source}; if {args.data_root} holds another dataset, "
-                         f"pass --dataset {'|'.join(DATASETS)} and a checkpoint trained on it)") from None
-
-
-def predict_from_checkpoint(args: argparse.Namespace) -> tuple[dict, dict]:
-    """Ground truth and predictions of a trained model on ``args.split`` of ``args.data_root``."""
-    import torch
-    from torch.utils.data import DataLoader
-
-    from tastvg.config import config_from_dict
-    from tastvg.data.collate import Collator
-    from tastvg.data.config import DataConfig
-    from tastvg.data.dataset import build_dataset
-    from tastvg.losses import TASTVGLoss
-    from tastvg.models.tastvg import build_model
-    from tastvg.train.checkpoint import load_checkpoint
-    from tastvg.train.cli import load_tokenizer
-    from tastvg.train.distributed import pick_device
-    from tastvg.train.task import GroundingTask
-
-    if not args.data_root.is_dir():
-        raise SystemExit(f"error: --data-root {args.data_root} is not a folder")
-    state = load_checkpoint(args.checkpoint, allow_converted=True)
-    run_cfg = state.get("config") or {}
-    if "model" not in run_cfg:
-        raise SystemExit(f"error: {args.checkpoint} does not record its model configuration")
-    cfg = config_from_dict(run_cfg["model"], where=f"{args.checkpoint}:config.model")
-    dataset = args.dataset or run_cfg.get("dataset")
-    if dataset is None:
-        raise SystemExit(f"error: {args.checkpoint} does not say its dataset: pass --dataset")
-    # a converted official checkpoint has no data settings: the dataset's official ones apply
-    data_cfg = DataConfig(**run_cfg["data"]) if "data" in run_cfg else DataConfig.for_dataset(
-        dataset, app_num=cfg.model.app_num, mot_num=cfg.model.mot_num)
-    tokenizer_dir = args.tokenizer or (Path(run_cfg["tokenizer"]) if run_cfg.get("tokenizer") else None)
-    tokenizer = load_tokenizer(tokenizer_dir, cfg.name)
-    device = pick_device(args.device)
-    model = build_model(cfg)
-    weights = state["ema"]["module"] if args.weights == "ema" and "ema" in state else state["model"]
-    model.load_state_dict(weights)
-    model.to(device).eval()
-    dataset = _build_eval_dataset(dataset, args, data_cfg, from_flag=args.dataset is not None)
-    task = GroundingTask(TASTVGLoss(cfg.loss, cfg.model), device, split_test=data_cfg.split_test_clip)
-    if args.batch_size < 1 or args.workers < 0:
-        raise SystemExit("error: --batch-size must be >= 1 and --workers >= 0")
-    loader = DataLoader(dataset, batch_size=args.batch_size, collate_fn=Collator(tokenizer),
-                        num_workers=args.workers)
-    predictions: dict = {}
-    from tqdm.auto import tqdm
-
-    with torch.no_grad():
-        for batch in tqdm(loader, desc=f"predict {args.split}", disable=None):
-            predictions.update(task.predict(model, batch))
-    return task.ground_truth(dataset), predictions
-
-
 def run(args: argparse.Namespace) -> int:
     file_mode = args.gt is not None or args.pred is not None
     model_mode = args.checkpoint is not None or args.data_root is not None
@@ -143,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         if args.checkpoint is None or args.data_root is None:
             raise SystemExit("error: --checkpoint and --data-root go together")
-        gt, pred = predict_from_checkpoint(args)
+        gt, pred = predict_from_checkpoint(args.checkpoint, args.data_root, args.split, args.dataset, args.tokenizer,
+                                           args.weights, args.device, args.batch_size, args.workers)
         out = args.pred_out or args.checkpoint.with_name(f"predictions_{args.split}.json")
         write_json_atomic(out, pred)
         print(f"wrote predictions: {out}")

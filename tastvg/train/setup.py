@@ -1,84 +1,31 @@
-"""``tastvg train``: train TA-STVG on a dataset folder, on CPU, one GPU, or many under torchrun.
+"""A training run from a config: resolve the configs, the tokenizer and the MDETR start, then launch.
 
-    tastvg train --config synth --data-root data_samples/synth --out runs/synth
-    tastvg train --config paper-hcstvg --data-root data/hc-stvg --tokenizer model_zoo/roberta-base \\
-        --out runs/hcstvg optim.epochs=90 train.amp=bf16
-    torchrun --nproc_per_node 8 --max-restarts 3 -m tastvg.train --config paper-hcstvg \
-        --data-root data/hc-stvg ... --resume auto
+What ``tastvg train`` (:mod:`tastvg.cli.train`) does, as library functions:
 
-Overrides are ``SECTION.FIELD=VALUE`` (VALUE parsed as YAML), before or after the options:
-sections ``model``, ``loss``, ``optim``, ``backbone2d``, ``video_swin``, ``text`` (the model
-preset), ``data`` (the data pipeline) and ``train`` (batch size, AMP, logging, evaluation and
-checkpoint periods, ...).
+    cfg, data_cfg, train_cfg, dataset = resolve_run("tiny", data_root, ["optim.epochs=1"])
+    launch(cfg, data_cfg, train_cfg, dataset, data_root, run_dir="runs/tiny")
 
-``--resume`` continues RUN_DIR/last.pth (it must exist); ``--resume auto`` continues it if it
-exists and starts a new run otherwise: the form for ``torchrun --max-restarts``, whose restarted
-workers get the same command. Ctrl-C or SIGTERM (pre-emption) saves last.pth at the current step
-and exits; the same command with ``--resume auto`` continues bit for bit.
+Overrides are ``SECTION.FIELD=VALUE`` (VALUE parsed as YAML): sections ``model``, ``loss``,
+``optim``, ``backbone2d``, ``video_swin``, ``text`` (the model preset), ``data`` (the data pipeline)
+and ``train`` (batch size, AMP, logging, evaluation and checkpoint periods, ...). Every error is
+one ``error: ...`` line (``SystemExit``) that names the argument to fix.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import time
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from tastvg.config import TASTVGConfig, available_presets, config_from_dict, resolve_config
+from tastvg.config import TASTVGConfig, config_from_dict, resolve_config
 from tastvg.io import write_text_atomic
 
 PRESET_DATASET = {"paper-hcstvg": "hcstvg", "paper-hcstvg2": "hcstvg2", "paper-vidstg": "vidstg",
                   "synth": "synth", "tiny": "synth"}
 RECIPE_FIELDS = {"lrs", "group_rules", "weight_decay", "clip_norm", "schedule", "drop_epochs",
                  "warmup_fraction", "ema_decay", "epochs"}  # come from the preset's `optim` section
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from tastvg.train.engine import TrainConfig
-
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    run_fields = [f for f in dataclasses.fields(TrainConfig) if f.name not in RECIPE_FIELDS]
-    parser.epilog = __doc__ + "\ntrain.* fields (default):\n" + "\n".join(
-        f"  train.{f.name} ({f.default})" for f in run_fields) + (
-        "\n\nmodel.*, loss.*, optim.*, backbone2d.*, video_swin.*, text.*: the fields of tastvg/config.py;"
-        "\ndata.*: the fields of tastvg/data/config.py (DataConfig).")
-    parser.add_argument("--config", required=True, metavar="PRESET_OR_YAML",
-                        help=f"a preset ({', '.join(available_presets())}) or a YAML config file")
-    parser.add_argument("--data-root", required=True, type=Path, metavar="DIR",
-                        help="dataset folder with annos/{train,test}.json and the videos (spec layout)")
-    parser.add_argument("--dataset", choices=["hcstvg", "hcstvg2", "vidstg", "synth"], default=None,
-                        help="annotation format and sampling defaults (default: from the preset)")
-    parser.add_argument("--tokenizer", type=Path, default=None, metavar="DIR",
-                        help="a local tokenizer folder (roberta-base for the paper presets; default for "
-                             "synth/tiny: the repository's data_samples/tokenizer)")
-    parser.add_argument("--out", type=Path, default=None, metavar="RUN_DIR",
-                        help="run folder for checkpoints, logs and predictions (default: runs/PRESET-TIME)")
-    parser.add_argument("--init-mdetr", type=Path, default=None, metavar="PTH",
-                        help="initialise from MDETR's pre-training (pretrained_resnet101_checkpoint.pth, a local "
-                             "file) as the official training does: ResNet, RoBERTa, resizer, input_proj, encoder, "
-                             "box head and the matching spatial-decoder parts; ignored with --resume")
-    parser.add_argument("--resume", nargs="?", const="yes", default="no", metavar="auto",
-                        help="continue from RUN_DIR/last.pth; `--resume auto`: continue if it exists, else start "
-                             "(for torchrun --max-restarts and pre-emptible jobs)")
-    parser.add_argument("--device", default="auto", help="auto (GPU if available), cpu, cuda")
-    parser.add_argument("overrides", nargs="*", metavar="SECTION.FIELD=VALUE", help="config overrides")
-
-
-# ------------------------------------------------------------------------------------------------
-def resume_mode(args: argparse.Namespace) -> str:
-    """``no``, ``yes`` or ``auto`` from ``--resume``; an override that ``--resume`` swallowed
-    (``--resume train.max_steps=3``) goes back to the overrides."""
-    value = args.resume
-    if value in ("no", "yes", "auto"):
-        return value
-    if "=" in value:
-        args.overrides = [*args.overrides, value]
-        args.resume = "yes"
-        return "yes"
-    raise SystemExit(f"error: --resume takes no value or `auto`, got {value!r}")
 
 
 def parse_overrides(items: list[str]) -> dict[str, dict[str, Any]]:
@@ -113,22 +60,25 @@ def _apply(obj: Any, values: dict[str, Any], where: str) -> Any:
         raise SystemExit(f"error: override {err}") from None
 
 
-def resolve_run(args: argparse.Namespace):
-    """Model config, data config, loop config and dataset name from the arguments, or a clear exit."""
+def resolve_run(config: str | Path, data_root: Path, overrides: list[str], dataset: str | None = None,
+                init_mdetr: Path | None = None) -> tuple[TASTVGConfig, Any, Any, str]:
+    """Model config, data config, loop config and dataset name, or a clear exit.
+
+    ``config`` is a preset or a YAML file, ``overrides`` the ``SECTION.FIELD=VALUE`` strings;
+    ``data_root`` and ``init_mdetr`` are checked to exist."""
     from tastvg.data.config import DataConfig
     from tastvg.train.engine import TrainConfig
 
-    if not args.data_root.is_dir():
-        raise SystemExit(f"error: --data-root {args.data_root} is not a folder (it needs annos/train.json, "
+    if not Path(data_root).is_dir():
+        raise SystemExit(f"error: --data-root {data_root} is not a folder (it needs annos/train.json, "
                          "annos/test.json and the videos; `tastvg synth --out DIR` makes one)")
-    init = getattr(args, "init_mdetr", None)
-    if init is not None and not Path(init).is_file():
-        raise SystemExit(f"error: --init-mdetr {init} is not a file (MDETR's pretrained_resnet101_checkpoint.pth)")
+    if init_mdetr is not None and not Path(init_mdetr).is_file():
+        raise SystemExit(f"error: --init-mdetr {init_mdetr} is not a file (MDETR's pretrained_resnet101_checkpoint.pth)")
     try:
-        cfg = resolve_config(args.config)
+        cfg = resolve_config(config)
     except (ValueError, FileNotFoundError, KeyError) as err:
-        raise SystemExit(f"error: --config {args.config}: {err}") from None
-    overrides = parse_overrides(args.overrides)
+        raise SystemExit(f"error: --config {config}: {err}") from None
+    overrides = parse_overrides(overrides)
     model_sections = {f.name for f in dataclasses.fields(TASTVGConfig)} - {"name"}
     known = sorted(model_sections | {"data", "train"})
     for section in overrides:
@@ -139,7 +89,7 @@ def resolve_run(args: argparse.Namespace):
         _apply(getattr(cfg, section), overrides[section], section)  # validates the names
         tree[section].update(overrides[section])
     cfg = config_from_dict(tree, where="overrides")
-    dataset = args.dataset or PRESET_DATASET.get(cfg.name)
+    dataset = dataset or PRESET_DATASET.get(cfg.name)
     if dataset is None:
         raise SystemExit(f"error: cannot tell the dataset of config {cfg.name!r}: pass --dataset")
     data_cfg = DataConfig.for_dataset(dataset)
@@ -202,7 +152,14 @@ def initialised_from(run_dir: Path, init_mdetr: Path | None, resuming: bool) -> 
     return str(init_mdetr or "")
 
 
-def run(args: argparse.Namespace) -> int:
+def launch(cfg: TASTVGConfig, data_cfg: Any, train_cfg: Any, dataset: str, data_root: Path, run_dir: Path,
+           resume: str = "no", tokenizer_dir: Path | None = None, init_mdetr: Path | None = None,
+           device: str = "auto") -> int:
+    """Train ``cfg`` on ``data_root`` into ``run_dir`` (on every rank under ``torchrun``).
+
+    ``resume`` is ``no``, ``yes`` or ``auto`` (:func:`tastvg.train.run_folder.resume_source`); a
+    resumed run is checked against the configuration its checkpoint recorded before anything is
+    written. Prints the run folder, then the final evaluation table; returns 0."""
     import torch
 
     from tastvg.data.collate import Collator
@@ -216,29 +173,24 @@ def run(args: argparse.Namespace) -> int:
     from tastvg.train.run_folder import check_ranks_agree, check_resume_config, resume_source
     from tastvg.train.task import PARAM_GROUP_RULES, GroundingTask
 
-    mode = resume_mode(args)
-    cfg, data_cfg, train_cfg, dataset = resolve_run(args)
     train_cfg = dataclasses.replace(train_cfg, group_rules=PARAM_GROUP_RULES)
-    if mode != "no" and args.out is None:
-        raise SystemExit("error: --resume needs --out RUN_DIR (the run folder to continue)")
-    run_dir = args.out or Path("runs") / f"{cfg.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    resume_from = resume_source(run_dir, mode)
+    resume_from = resume_source(run_dir, resume)
 
-    dist = init_distributed(args.device)
+    dist = init_distributed(device)
     if dist.distributed:  # every rank decided alone (a per-node folder, a stale network file system)
         check_ranks_agree(all_gather_objects(str(resume_from) if resume_from else None))
     if dist.is_main:
         remove_partial_writes(run_dir)  # a .tmp left by a kill during a checkpoint write
     torch.manual_seed(train_cfg.seed + dist.rank)
-    tokenizer = load_tokenizer(args.tokenizer, cfg.name)
-    train_set = build_dataset(dataset, args.data_root, "train", data_cfg, seed=train_cfg.seed)
-    test_set = build_dataset(dataset, args.data_root, "test", data_cfg, seed=train_cfg.seed)
+    tokenizer = load_tokenizer(tokenizer_dir, cfg.name)
+    train_set = build_dataset(dataset, data_root, "train", data_cfg, seed=train_cfg.seed)
+    test_set = build_dataset(dataset, data_root, "test", data_cfg, seed=train_cfg.seed)
     model = build_model(cfg)
-    init_keys = init_from_mdetr(model, args.init_mdetr) if args.init_mdetr and resume_from is None else []
+    init_keys = init_from_mdetr(model, init_mdetr) if init_mdetr and resume_from is None else []
     task = GroundingTask(TASTVGLoss(cfg.loss, cfg.model), dist.device, split_test=data_cfg.split_test_clip)
     resolved = {"model": cfg.to_dict(), "data": data_cfg.to_dict(), "dataset": dataset,
-                "data_root": str(args.data_root), "tokenizer": str(args.tokenizer or ""),
-                "init_mdetr": initialised_from(run_dir, args.init_mdetr, resume_from is not None),
+                "data_root": str(data_root), "tokenizer": str(tokenizer_dir or ""),
+                "init_mdetr": initialised_from(run_dir, init_mdetr, resume_from is not None),
                 "train": {k: v for k, v in dataclasses.asdict(train_cfg).items() if k not in ("group_rules",)}}
     state = None
     if resume_from is not None:  # validate before anything of the run folder is rewritten
@@ -254,7 +206,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"run folder: {run_dir}  ({len(train_set)} train / {len(test_set)} test samples, "
               f"{trainer.total_steps} optimiser steps, device {dist.device}, world size {dist.world_size})")
         if init_keys:
-            print(f"initialised {len(init_keys)} tensors from MDETR ({args.init_mdetr})")
+            print(f"initialised {len(init_keys)} tensors from MDETR ({init_mdetr})")
         if resume_from is not None:
             print(f"resumed from {resume_from} at step {trainer.step}")
     result = trainer.fit()

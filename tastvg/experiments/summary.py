@@ -1,4 +1,4 @@
-"""Reading ablation results back: the run JSONs of :mod:`tastvg.experiments` as a mean ± std table
+"""Reading ablation results back: the run JSONs of :mod:`tastvg.experiments.runner` as a mean ± std table
 over seeds (``summary.csv``, ``summary.md``, ``summary_meta.json``).
 """
 
@@ -9,7 +9,7 @@ import math
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
-from tastvg.experiment_grids import GRIDS, METRICS
+from tastvg.experiments.grids import GRIDS, METRICS
 from tastvg.io import write_json_atomic
 
 

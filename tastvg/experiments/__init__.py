@@ -1,0 +1,34 @@
+"""Experiments on SynthSTVG: ablation grids, their runner and summary, and the probes that read a
+trained model.
+
+* :mod:`~tastvg.experiments.grids` — the named variants (config overrides) and grids;
+* :mod:`~tastvg.experiments.runner` — one (variant, seed) trained and evaluated into a JSON record,
+  a grid of them resumable and shared between workers through lock files;
+* :mod:`~tastvg.experiments.summary` — the run JSONs as a mean ± std table over seeds;
+* :mod:`~tastvg.experiments.probes` — where a trained model looks (TTS relevance, ASA maps,
+  decoder attention on the ground truth), recorded with every run;
+* :mod:`~tastvg.experiments.ladder` — the diagnosis ladder: positive controls with known answers;
+* :mod:`~tastvg.experiments.baselines` — blind baselines (a score before looking at anything).
+
+The command is ``tastvg ablate`` (:mod:`tastvg.cli.ablate`). The names below are re-exported so
+that ``import tastvg.experiments as ex; ex.run_one, ex.GRIDS, ex.Setup`` reads as one namespace.
+"""
+
+from tastvg.experiments.grids import (GRIDS, METRICS, PRIORITY, SWEEP_VARIANTS, TEST_TIME_SWEEPS, VARIANTS,
+                                      grid_runs, resolve_variant)
+from tastvg.experiments.ladder import (ProbeResult, attention_on_target, box_on_target, frame_difference_features,
+                                       group_split, linear_probe, probe_motion_per_frame, probe_subject_attributes,
+                                       roc_auc, scene_labels, train_asa_probe, train_tts_probe, tts_span_auc)
+from tastvg.experiments.probes import analyse
+from tastvg.experiments.runner import (AblationTask, Setup, _claim, code_version, detail_path, is_finished,
+                                       prepare_data, run_grid, run_one, run_path, sweep_tts_at_test_time)
+from tastvg.experiments.summary import format_summary, load_records, summarize, write_summary
+
+__all__ = [
+    "GRIDS", "METRICS", "PRIORITY", "SWEEP_VARIANTS", "TEST_TIME_SWEEPS", "VARIANTS", "grid_runs", "resolve_variant",
+    "ProbeResult", "attention_on_target", "box_on_target", "frame_difference_features", "group_split",
+    "linear_probe", "probe_motion_per_frame", "probe_subject_attributes", "roc_auc", "scene_labels",
+    "train_asa_probe", "train_tts_probe", "tts_span_auc", "analyse",
+    "AblationTask", "Setup", "code_version", "detail_path", "is_finished", "prepare_data", "run_grid", "run_one",
+    "run_path", "sweep_tts_at_test_time", "format_summary", "load_records", "summarize", "write_summary",
+]
