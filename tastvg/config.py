@@ -188,8 +188,17 @@ class TASTVGConfig:
 
 BRANCHES = ("appearance", "motion")  # TTS / ASA branches: on the 2D and on the 3D tokens
 
+
+def _query_inits() -> tuple[str, ...]:
+    """The registered query initialisations (imported when checked: the registry lives with the strategies)."""
+    from tastvg.models.queries import QUERY_INITS
+
+    return tuple(QUERY_INITS)
+
+
+# field -> allowed values, or a function returning them (a registry that may grow)
 _CHOICES = {
-    ("model", "query_init"): ("target_aware", "zero", "oracle"),
+    ("model", "query_init"): _query_inits,
     ("model", "activation"): ("attribute", "instance"),
 }
 
@@ -263,6 +272,7 @@ def config_from_dict(data: dict[str, Any], where: str = "config") -> TASTVGConfi
     """Build a config from a (partial) nested dict; missing fields keep their defaults."""
     cfg = _build(TASTVGConfig, data, where)
     for (section, name), allowed in _CHOICES.items():
+        allowed = allowed() if callable(allowed) else allowed
         value = getattr(getattr(cfg, section), name)
         if value not in allowed:
             raise ValueError(f"{where}.{section}.{name}: '{value}' is not one of {allowed}")
