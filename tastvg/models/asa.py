@@ -17,6 +17,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from tastvg.boxes import box_token_mask, box_token_mask_grid  # noqa: F401  (re-exported: their home is tastvg.boxes)
 from tastvg.config import BRANCHES
 from tastvg.models.bca import BCALayer, PredictionHead
 
@@ -41,7 +42,8 @@ def minmax_normalise(s: Tensor, valid: Tensor | None = None) -> Tensor:
 
 
 class SpatialActivation(nn.Module):
-    """One ASA branch: tokens ``[n, N, d]`` + query ``[n, 1, d]`` -> map ``[n, N]``, logits ``[n, V]``."""
+    """One ASA branch, frames as the batch: tokens ``[BT, N, d]`` + query ``[BT, 1, d]`` -> map
+    ``[BT, N]``, logits ``[BT, V]``."""
 
     def __init__(self, d: int, heads: int, layers: int, vocab: int, dropout: float = 0.1) -> None:
         super().__init__()
@@ -107,31 +109,3 @@ def pool_query(tokens: Tensor, activation: Tensor, selected: Tensor, token_pad: 
         count = (~token_pad).sum(1).to(tokens.dtype)[:, None, None]
         weighted = (tokens * activation.unsqueeze(-1)).sum(dim=2) / count
     return masked_frame_mean(weighted, selected)
-
-
-def box_token_mask(boxes: Tensor, h: int, w: int) -> Tensor:
-    """Which of the ``h x w`` grid cells a box covers (cell centre inside the box, and always the
-    cell holding the box centre). ``boxes`` [..., 4] normalised (cx, cy, w, h) -> [..., h*w] float."""
-    ys = (torch.arange(h, device=boxes.device, dtype=boxes.dtype) + 0.5) / h
-    xs = (torch.arange(w, device=boxes.device, dtype=boxes.dtype) + 0.5) / w
-    cx, cy, bw, bh = boxes.unbind(-1)
-    x1, x2 = (cx - bw / 2)[..., None, None], (cx + bw / 2)[..., None, None]
-    y1, y2 = (cy - bh / 2)[..., None, None], (cy + bh / 2)[..., None, None]
-    inside = (ys[:, None] >= y1) & (ys[:, None] <= y2) & (xs[None, :] >= x1) & (xs[None, :] <= x2)
-    ci = (cy * h).long().clamp(0, h - 1)
-    cj = (cx * w).long().clamp(0, w - 1)
-    centre = torch.zeros_like(inside).flatten(-2)
-    centre.scatter_(-1, (ci * w + cj).unsqueeze(-1), True)
-    return (inside.flatten(-2) | centre).to(boxes.dtype)
-
-
-def box_token_mask_grid(boxes: Tensor, maps: list, h: int, w: int) -> Tensor:
-    """:func:`box_token_mask` on each video's own ``(h_i, w_i)`` grid, zero-padded to ``h x w``.
-
-    ``boxes`` [B, T, 4] normalised to each video's own frame -> [B, T, h*w].
-    """
-    out = []
-    for i, (hi, wi) in enumerate(maps):
-        cells = box_token_mask(boxes[i], hi, wi).unflatten(-1, (hi, wi))  # [T, h_i, w_i]
-        out.append(torch.nn.functional.pad(cells, (0, w - wi, 0, h - hi)).flatten(-2))
-    return torch.stack(out)
