@@ -85,12 +85,12 @@ def _rename(key: str) -> str | None:
 def _expected_shapes(config: Any) -> dict[str, tuple[int, ...]]:
     """State-dict shapes of our model for ``config``, built on the meta device (no memory)."""
     from tastvg.config import resolve_config
-    from tastvg.models.tastvg import TASTVG
+    from tastvg.models.build import build_model
 
     cfg = copy.deepcopy(resolve_config(config))  # never touch the caller's config
     cfg.backbone2d.weights = cfg.video_swin.weights = cfg.text.weights = None
     with torch.device("meta"):
-        model = TASTVG(cfg)
+        model = build_model(cfg)
     return {k: tuple(v.shape) for k, v in model.state_dict().items()}
 
 

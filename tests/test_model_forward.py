@@ -130,8 +130,9 @@ def test_activation_normalisation_is_nan_safe() -> None:
 def test_spatially_padded_batch_matches_single_videos(query_init: str) -> None:
     """Videos of different frame sizes in one batch (``image_pad``) keep their B = 1 numbers."""
     torch.manual_seed(0)
-    model = build_model("tiny").eval()
-    model.cfg.model.query_init = query_init
+    cfg = load_preset("tiny")
+    cfg.model.query_init = query_init  # the strategy is chosen when the model is built
+    model = build_model(cfg).eval()
     frames, pad, ids, mask = make_inputs([5, 3], [7, 4], size=(64, 96))
     image_pad = torch.zeros(2, 64, 96, dtype=torch.bool)
     image_pad[1, 40:, :] = True  # video 1 is 40 x 40: a 2 x 2 feature map inside the 2 x 3 grid

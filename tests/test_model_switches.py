@@ -9,6 +9,7 @@ import torch
 
 from tastvg.config import TASTVGConfig, VideoSwinConfig, load_preset
 from tastvg.losses import TASTVGLoss
+from tastvg.models import build_model
 from tastvg.models.tastvg import TASTVG
 from tastvg.models.video_swin import VideoSwin
 
@@ -29,7 +30,7 @@ def base() -> tuple[TASTVG, dict]:
     torch.manual_seed(0)
     cfg = load_preset("tiny")
     cfg.model.two_pass = False
-    model = TASTVG(cfg).eval()
+    model = build_model(cfg).eval()
     frames, pad, ids, mask, targets = make_inputs()
     with torch.no_grad():
         scores = model(frames, pad, ids, mask)["att_sequences"][0]
@@ -45,7 +46,7 @@ def variant(model: TASTVG, changes: dict) -> TASTVG:
     cfg: TASTVGConfig = copy.deepcopy(model.cfg)
     for k, v in changes.items():
         setattr(cfg.model, k, v)
-    new = TASTVG(cfg)
+    new = build_model(cfg)
     new.load_state_dict(model.state_dict())
     return new.eval()
 
@@ -126,7 +127,7 @@ def test_one_branch_removes_its_modules_and_outputs(base, kept, gone) -> None:
     model, ref = base
     cfg = copy.deepcopy(model.cfg)
     cfg.model.branches = [kept]
-    m = TASTVG(cfg).eval()
+    m = build_model(cfg).eval()
     missing, unexpected = m.load_state_dict(model.state_dict(), strict=False)
     assert not missing and all(k.split(".")[1] == gone for k in unexpected)
     assert {k.split(".")[0] for k in unexpected} == {"tts", "asa"}  # gone from both modules

@@ -10,7 +10,7 @@ import torch
 from tastvg.config import Backbone2DConfig, TextConfig, VideoSwinConfig, load_preset
 from tastvg.models.backbone2d import Backbone2D
 from tastvg.models.pretrained import load_mdetr_weights
-from tastvg.models.tastvg import TASTVG
+from tastvg.models import build_model
 from tastvg.models.text import TextEncoder
 from tastvg.models.video_swin import VideoSwin
 
@@ -61,7 +61,7 @@ def test_resnet_and_roberta_from_local_files(tmp_path: Path) -> None:
 
 def test_mdetr_initialisation(tmp_path: Path) -> None:
     torch.manual_seed(0)
-    model = TASTVG(load_preset("tiny"))
+    model = build_model(load_preset("tiny"))
     own = model.state_dict()
     mdetr = {
         "backbone.0.body.layer2.0.conv1.weight": torch.ones_like(own["backbone2d.body.layer2.0.conv1.weight"]),

@@ -1,7 +1,8 @@
 """BERT-style cross-attention layer ("BCA") and LM-style prediction head, shared by TTS and ASA.
 
-Spec §2.1: queries from stream A attend to stream B; output dense + residual with the *query*
-+ LayerNorm(1e-12); a 256 -> 256 "intermediate" dense with exact GELU; dense + residual + LayerNorm.
+As in the official code (HengLan/TA-STVG @ 904ad0c): queries from stream A attend to stream B;
+output dense + residual with the *query* + LayerNorm(1e-12); a 256 -> 256 "intermediate" dense
+with exact GELU; dense + residual + LayerNorm.
 Parameter names mirror the official BERT modules so checkpoints convert by prefix.
 """
 
@@ -24,19 +25,20 @@ class CrossSelfAttention(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def _split(self, x: Tensor) -> Tensor:
-        n, s, _ = x.shape
-        return x.view(n, s, self.heads, self.head_dim).permute(0, 2, 1, 3)
+        batch, s, _ = x.shape
+        return x.view(batch, s, self.heads, self.head_dim).permute(0, 2, 1, 3)
 
     def forward(self, a: Tensor, b: Tensor, b_pad: Tensor | None) -> tuple[Tensor, Tensor]:
-        """``a`` [n, Sa, d], ``b`` [n, Sb, d], ``b_pad`` [n, Sb] -> ([n, Sa, d], probs [n, heads, Sa, Sb])."""
+        """``a`` [batch, Sa, d], ``b`` [batch, Sb, d], ``b_pad`` [batch, Sb] -> ([batch, Sa, d], probs
+        [batch, heads, Sa, Sb]). The batch is B videos in TTS and BT frames in ASA."""
         q, k, v = self._split(self.query(a)), self._split(self.key(b)), self._split(self.value(b))
         scores = q @ k.transpose(-1, -2) / math.sqrt(self.head_dim)
         if b_pad is not None:
             scores = scores.masked_fill(b_pad[:, None, None, :], float("-inf"))
         probs = scores.softmax(dim=-1)
         ctx = self.dropout(probs) @ v
-        n, _, sa, _ = ctx.shape
-        return ctx.permute(0, 2, 1, 3).reshape(n, sa, -1), probs
+        batch, _, sa, _ = ctx.shape
+        return ctx.permute(0, 2, 1, 3).reshape(batch, sa, -1), probs
 
 
 class DenseNorm(nn.Module):

@@ -2,7 +2,14 @@
 
 Layout: queries are ``[T, B, d]`` (frames x videos). Self-attention runs across the T frame queries
 of a video (padded frames masked as keys); cross-attention runs per frame: the query of frame t
-(length 1) attends to that frame's memory tokens only, so the batch of that attention is ``B*T``.
+(length 1) attends to that frame's memory tokens only, so the batch of that attention is
+``BT = B*T`` (video-major: row ``i * T + t`` is frame t of video i). Memory is ``[S, BT, d]``:
+``S = N + L`` (2D tokens, text) for the spatial decoder, ``S = L + N`` (text, 3D tokens) for the
+temporal one.
+
+Both cross-attentions keep their weights for inspection (:mod:`tastvg.models.attention`):
+``spatial_decoder.layers[i].cross_attn.attn`` and ``temporal_decoder.layers[i].cross_attn_image.attn``,
+``[BT, heads, 1, S]``, while ``keep_attention`` is on.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from tastvg.models.attention import KeepsAttention, MultiheadAttention
 from tastvg.models.position import sine_box_embed
 
 
@@ -33,11 +41,13 @@ class MLP(nn.Module):
         return x
 
 
-class ConditionalCrossAttention(nn.Module):
+class ConditionalCrossAttention(KeepsAttention, nn.Module):
     """Attention over pre-projected, head-wise concatenated [content ; position] queries/keys.
 
-    q, k: ``[S, n, 2d]`` (8 heads of 2d/8), v: ``[S, n, d]`` (8 heads of d/8); scale (2d/8)^-0.5.
-    Only an output projection has parameters (the projections live in the decoder layer).
+    q: ``[S_q, BT, 2d]``, k: ``[S, BT, 2d]`` (8 heads of 2d/8), v: ``[S, BT, d]`` (8 heads of d/8);
+    scale (2d/8)^-0.5. Only an output projection has parameters (the projections live in the
+    decoder layer). With ``keep_attention`` on, ``self.attn`` holds the softmax weights
+    ``[BT, heads, S_q, S]`` (before dropout).
     """
 
     def __init__(self, d: int, heads: int, dropout: float) -> None:
@@ -47,22 +57,23 @@ class ConditionalCrossAttention(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, q: Tensor, k: Tensor, v: Tensor, key_pad: Tensor | None) -> Tensor:
-        sq, n, dq = q.shape
+        sq, bt, dq = q.shape
         sk, dv = k.shape[0], v.shape[-1]
         h = self.heads
-        q = q.reshape(sq, n * h, dq // h).transpose(0, 1) * (dq // h) ** -0.5
-        k = k.reshape(sk, n * h, dq // h).transpose(0, 1)
-        v = v.reshape(sk, n * h, dv // h).transpose(0, 1)
-        attn = q @ k.transpose(1, 2)  # [n*h, sq, sk]
+        q = q.reshape(sq, bt * h, dq // h).transpose(0, 1) * (dq // h) ** -0.5
+        k = k.reshape(sk, bt * h, dq // h).transpose(0, 1)
+        v = v.reshape(sk, bt * h, dv // h).transpose(0, 1)
+        attn = q @ k.transpose(1, 2)  # [BT*h, sq, sk]
         if key_pad is not None:
-            attn = attn.view(n, h, sq, sk).masked_fill(key_pad[:, None, None, :], float("-inf")).view(n * h, sq, sk)
-        attn = self.dropout(attn.softmax(dim=-1))
-        out = (attn @ v).transpose(0, 1).reshape(sq, n, dv)
+            attn = attn.view(bt, h, sq, sk).masked_fill(key_pad[:, None, None, :], float("-inf")).view(bt * h, sq, sk)
+        weights = attn.softmax(dim=-1)
+        self.keep(weights.view(bt, h, sq, sk))
+        out = (self.dropout(weights) @ v).transpose(0, 1).reshape(sq, bt, dv)
         return self.out_proj(out)
 
 
 def _per_frame(x: Tensor) -> Tensor:
-    """``[T, B, d]`` -> ``[1, B*T, d]`` (frame-major within each video, matching memory layout)."""
+    """``[T, B, d]`` -> ``[1, BT, d]`` (video-major, frames in order: the memory's layout)."""
     t, b, d = x.shape
     return x.transpose(0, 1).reshape(1, b * t, d)
 
@@ -90,7 +101,7 @@ class SpatialDecoderLayer(nn.Module):
 
     def forward(self, q: Tensor, memory: Tensor, mem_pos: Tensor, mem_pad: Tensor | None, frame_pad: Tensor,
                 query_pos: Tensor, sine_xy: Tensor, time: Tensor) -> Tensor:
-        """``q``, ``query_pos``, ``sine_xy``, ``time`` [T, B, d]; ``memory``, ``mem_pos`` [S, B*T, d]."""
+        """``q``, ``query_pos``, ``sine_xy``, ``time`` [T, B, d]; ``memory``, ``mem_pos`` [S, BT, d]."""
         t, b, d = q.shape
         sq = self.sa_qcontent_proj(q) + self.sa_qtime_proj(time) + self.sa_qpos_proj(query_pos)
         sk = self.sa_kcontent_proj(q) + self.sa_ktime_proj(time) + self.sa_kpos_proj(query_pos)
@@ -149,7 +160,7 @@ class TemporalDecoderLayer(nn.Module):
     def __init__(self, d: int, heads: int, ffn: int, dropout: float) -> None:
         super().__init__()
         self.self_attn = nn.MultiheadAttention(d, heads, dropout=dropout)
-        self.cross_attn_image = nn.MultiheadAttention(d, heads, dropout=dropout)
+        self.cross_attn_image = MultiheadAttention(d, heads, dropout=dropout)  # keeps its weights on request
         self.linear1, self.linear2 = nn.Linear(d, ffn), nn.Linear(ffn, d)
         self.norm1, self.norm3, self.norm4 = nn.LayerNorm(d), nn.LayerNorm(d), nn.LayerNorm(d)
         self.dropout, self.dropout1 = nn.Dropout(dropout), nn.Dropout(dropout)

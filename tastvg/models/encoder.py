@@ -29,7 +29,7 @@ class EncoderLayer(nn.Module):
         self.dropout2 = nn.Dropout(dropout)
 
     def forward(self, x: Tensor, pos: Tensor, key_padding_mask: Tensor | None) -> Tensor:
-        """``x``, ``pos`` [S, n, d]; ``key_padding_mask`` [n, S] (True = ignore)."""
+        """``x``, ``pos`` [S, BT, d] (S = 2N + L); ``key_padding_mask`` [BT, S] (True = ignore)."""
         q = k = x + pos
         x = self.norm1(x + self.dropout1(self.self_attn(q, k, x, key_padding_mask=key_padding_mask,
                                                           need_weights=not self.efficient)[0]))
@@ -45,7 +45,7 @@ class MultimodalEncoder(nn.Module):
         self.norm = nn.LayerNorm(d_model)
 
     def forward(self, x: Tensor, pos: Tensor, key_padding_mask: Tensor | None) -> Tensor:
-        """``x``, ``pos`` [2N+L, n, d] -> memory ``M`` [2N+L, n, d]."""
+        """``x``, ``pos`` [2N+L, BT, d] -> memory ``M`` [2N+L, BT, d] (frames are the batch)."""
         for layer in self.layers:
             x = layer(x, pos, key_padding_mask)
         return self.norm(x)

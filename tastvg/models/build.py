@@ -1,0 +1,104 @@
+"""``build_model(cfg)``: make every part of TA-STVG from the config and wire them (DETR's ``build()``).
+
+The encoders and the query initialisation are chosen by name from small registries:
+
+- :data:`BACKBONE2D` by ``backbone2d.kind``: ``cls(cfg.backbone2d, d_model)``, a module mapping
+  frames ``[BT, 3, H, W]`` to ``[BT, d, H/32, W/32]``; its ``body`` is the optimiser's "vision"
+  group and what activation checkpointing wraps (``body.layer*``);
+- :data:`BACKBONE3D` by ``video_swin.kind``: ``cls(cfg.video_swin)``, a frozen module mapping one
+  clip ``[1, 3, T, H, W]`` to per-frame features ``[T, C, H/32, W/32]``, with ``out_channels = C``;
+- :data:`TEXT_ENCODERS` by ``text.kind``: ``cls(cfg.text, d_model)``, a module mapping
+  ``(input_ids, attention_mask)`` [B, L] to (``E`` [B, L, d], padding mask [B, L], True = pad);
+- :data:`tastvg.models.queries.QUERY_INITS` by ``model.query_init``.
+
+A new encoder is one class and one registry line, e.g. ``TEXT_ENCODERS["clip"] = ClipText``;
+the config then accepts ``text.kind: clip``. Parts are made in a fixed order (the order of the
+official model's constructor), so the random initialisation under a seed is always the same.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, TypeVar
+
+import torch
+from torch import nn
+
+from tastvg.config import TASTVGConfig, resolve_config
+from tastvg.models.asa import AttributeAwareSpatialActivation
+from tastvg.models.backbone2d import Backbone2D
+from tastvg.models.decoder import MLP, SpatialDecoder, TemporalDecoder
+from tastvg.models.encoder import MultimodalEncoder
+from tastvg.models.queries import QUERY_INITS
+from tastvg.models.tastvg import TASTVG
+from tastvg.models.text import TextEncoder
+from tastvg.models.tts import TextGuidedTemporalSampling
+from tastvg.models.video_swin import VideoSwin
+
+BACKBONE2D: dict[str, Callable[..., nn.Module]] = {"resnet": Backbone2D}
+BACKBONE3D: dict[str, Callable[..., nn.Module]] = {"video_swin": VideoSwin}
+TEXT_ENCODERS: dict[str, Callable[..., nn.Module]] = {"roberta": TextEncoder}
+
+T = TypeVar("T")
+
+
+def choose(registry: dict[str, T], kind: str, field: str) -> T:
+    """``registry[kind]``, or a ValueError naming the config field and the choices."""
+    if kind not in registry:
+        raise ValueError(f"{field}: {kind!r} is not one of {list(registry)}")
+    return registry[kind]
+
+
+def anchor_head(d: int, dropout: float) -> nn.Sequential:
+    """Initial anchors from ``frames_cls``: LN -> dropout -> Linear(d, 4) -> ReLU -> LN(4) (then sigmoid)."""
+    return nn.Sequential(nn.LayerNorm(d, eps=1e-12), nn.Dropout(dropout), nn.Linear(d, 4), nn.ReLU(),
+                         nn.LayerNorm(4, eps=1e-12))
+
+
+def init_transformer_weights(model: TASTVG) -> None:
+    """Xavier-uniform for every >= 2-D tensor of the encoder, decoders and anchor head (official),
+    in this order, after all parts exist."""
+    for module in (model.encoder, model.spatial_decoder, model.temporal_decoder, model.anchor_head):
+        for p in module.parameters():
+            if p.dim() > 1:
+                nn.init.xavier_uniform_(p)
+
+
+def build_model(config: "str | TASTVGConfig | dict[str, Any]") -> TASTVG:
+    """Build TA-STVG from a preset name, a YAML path, a dict or a :class:`TASTVGConfig`.
+
+    Weights are random unless the config names local weight files (never downloaded here).
+    """
+    cfg = resolve_config(config)
+    m, d = cfg.model, cfg.model.d_model
+    make_2d = choose(BACKBONE2D, cfg.backbone2d.kind, "backbone2d.kind")
+    make_3d = choose(BACKBONE3D, cfg.video_swin.kind, "video_swin.kind")
+    make_text = choose(TEXT_ENCODERS, cfg.text.kind, "text.kind")
+    make_queries = choose(QUERY_INITS, m.query_init, "model.query_init")
+    branches = tuple(m.branches)
+    backbone2d = make_2d(cfg.backbone2d, d)
+    video_swin = make_3d(cfg.video_swin)
+    video_proj = nn.Conv2d(video_swin.out_channels, d, kernel_size=1)
+    text = make_text(cfg.text, d)
+    encoder = MultimodalEncoder(d, m.heads, m.ffn, m.dropout, m.enc_layers, m.efficient_attention)
+    tts = TextGuidedTemporalSampling(d, m.bca_heads, m.bca_layers, m.tts_threshold, m.tts_appearance_weight, branches)
+    asa = AttributeAwareSpatialActivation(d, m.bca_heads, m.bca_layers, m.app_num, m.mot_num, branches)
+    anchors = anchor_head(d, m.dropout)
+    spatial_decoder = SpatialDecoder(d, m.heads, m.ffn, m.dropout, m.dec_layers)
+    temporal_decoder = TemporalDecoder(d, m.heads, m.ffn, m.dropout, m.dec_layers)
+    box_head = MLP(d, d, 4, 3)
+    sted_head = MLP(d, d, 2, 2, dropout=m.head_dropout)
+    actioness_head = MLP(d, d, 1, 2, dropout=m.head_dropout)
+    # a learned strategy draws its numbers without moving the global generator, so every other
+    # part starts from the same weights under a seed whatever the query initialisation
+    with torch.random.fork_rng(devices=[]):
+        query_init = make_queries(m)
+    model = TASTVG(cfg, backbone2d=backbone2d, video_swin=video_swin, video_proj=video_proj, text=text,
+                   encoder=encoder, tts=tts, asa=asa, anchor_head=anchors, spatial_decoder=spatial_decoder,
+                   temporal_decoder=temporal_decoder, box_head=box_head, sted_head=sted_head,
+                   actioness_head=actioness_head, query_init=query_init)
+    init_transformer_weights(model)
+    if m.checkpointing:
+        from tastvg.models.checkpointing import enable_activation_checkpointing
+
+        enable_activation_checkpointing(model, tuple(m.checkpointing))
+    return model
