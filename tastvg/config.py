@@ -7,6 +7,7 @@ One tree, :class:`TASTVGConfig`, describes a model completely. Named presets liv
     cfg.model.tts_threshold = 0.6
     save_config(cfg, "run/config.yaml")
     cfg2 = load_config("run/config.yaml")      # == cfg
+    cfg3 = apply_overrides(cfg, {"model.query_init": "zero"})   # dotted overrides, checked
 
 Defaults of every field are the official TA-STVG values (HC-STVG v1 where datasets differ), so a
 YAML file only lists what it changes. Unknown keys are an error that names the file and the field.
@@ -18,7 +19,7 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Mapping, Optional, Sequence
 
 import yaml
 
@@ -171,6 +172,18 @@ class OptimConfig:
     warmup_fraction: float = 0.01
     ema_decay: float = 0.9998
 
+    def lrs(self) -> dict[str, float]:
+        """``{parameter group: learning rate}`` over :data:`tastvg.models.PARAM_GROUPS` (the
+        rate of group ``g`` is the field :func:`lr_field` ``(g)``, e.g. ``lr_tts_asa``)."""
+        from tastvg.models import PARAM_GROUPS
+
+        return {g: getattr(self, lr_field(g)) for g in PARAM_GROUPS}
+
+
+def lr_field(group: str) -> str:
+    """The :class:`OptimConfig` field that holds the learning rate of parameter group ``group``."""
+    return f"lr_{group}"
+
 
 @dataclass
 class TASTVGConfig:
@@ -187,6 +200,8 @@ class TASTVGConfig:
 
 
 BRANCHES = ("appearance", "motion")  # TTS / ASA branches: on the 2D and on the 3D tokens
+# the sections a dotted override ``SECTION.FIELD`` may name (every part of the tree but its name)
+SECTIONS = tuple(f.name for f in dataclasses.fields(TASTVGConfig) if f.name != "name")
 
 
 def _query_inits() -> tuple[str, ...]:
@@ -266,6 +281,62 @@ def check_field(f: dataclasses.Field, value: Any, where: str) -> Any:
     if value is None and (default is None or "Optional" in str(f.type) or "None" in str(f.type)):
         return None
     return _check_type(value, default, where)
+
+
+def replace_fields(obj: Any, values: Mapping[str, Any], section: str) -> Any:
+    """A copy of the dataclass ``obj`` with ``values`` (``{field: value}``) replaced, each checked by
+    name and by the type of the field's default (:func:`check_field`); a ``ValueError`` names
+    ``section.field``. Used for every section of :class:`TASTVGConfig` and for the training CLI's
+    ``data.*`` (``DataConfig``) and ``train.*`` (``TrainConfig``) overrides."""
+    fields = {f.name: f for f in dataclasses.fields(obj)}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise ValueError(f"unknown override {section}.{unknown[0]}: no field {unknown[0]!r} in {section} "
+                         f"(known fields of {section}: {', '.join(sorted(fields))})")
+    checked = {k: check_field(fields[k], v, f"override {section}.{k}") for k, v in values.items()}
+    return dataclasses.replace(obj, **checked)
+
+
+def apply_overrides(cfg: TASTVGConfig, overrides: Mapping[str, Any], where: str = "overrides") -> TASTVGConfig:
+    """``cfg`` with dotted overrides applied, as a new validated config::
+
+        apply_overrides(load_preset("synth"), {"model.query_init": "zero", "optim.epochs": 1})
+
+    Each key is ``SECTION.FIELD`` with SECTION one of :data:`SECTIONS`, checked by name and by the
+    type of the field's default (:func:`replace_fields`); then the whole tree is checked as
+    :func:`config_from_dict` does (choices, branches, under ``where``). Every failure is a
+    ``ValueError`` that names the key. The one override path of the training CLI and the ablation
+    grids."""
+    by_section: dict[str, dict[str, Any]] = {}
+    for key, value in overrides.items():
+        section, dot, name = key.partition(".")
+        if not dot or not name:
+            raise ValueError(f"override {key!r} is not SECTION.FIELD (e.g. model.tts_threshold)")
+        if section not in SECTIONS:
+            raise ValueError(f"unknown override section {section!r} (in {key!r}); use one of {', '.join(SECTIONS)}")
+        by_section.setdefault(section, {})[name] = value
+    tree = cfg.to_dict()
+    for section, values in by_section.items():
+        tree[section] = dataclasses.asdict(replace_fields(getattr(cfg, section), values, section))
+    return config_from_dict(tree, where=where)
+
+
+def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
+    """Command-line overrides ``["model.tts_threshold=0.6", ...]`` -> ``{"model.tts_threshold": 0.6}``
+    (each VALUE parsed as YAML); a ``ValueError`` names a malformed item."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        section, dot, name = key.partition(".")
+        if not sep or not dot or not name:
+            raise ValueError(f"override {item!r} is not SECTION.FIELD=VALUE (e.g. model.tts_threshold=0.6)")
+        try:
+            out[key] = yaml.safe_load(value)
+        except yaml.YAMLError as err:
+            problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+            raise ValueError(f"override {key}: {value!r} is not a valid YAML value ({problem}); "
+                             "quote lists and strings for the shell, e.g. 'model.branches=[motion]'") from None
+    return out
 
 
 def config_from_dict(data: dict[str, Any], where: str = "config") -> TASTVGConfig:

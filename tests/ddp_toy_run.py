@@ -21,6 +21,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from toy_task import ToyDataset, ToyModel, ToyTask, collate  # noqa: E402
 
+from tastvg.config import OptimConfig, lr_field  # noqa: E402
 from tastvg.train.distributed import cleanup, init_distributed  # noqa: E402
 from tastvg.train.engine import Trainer, TrainConfig  # noqa: E402
 from tastvg.train.run_folder import resume_source  # noqa: E402
@@ -30,7 +31,8 @@ GROUPS = ["base", "vision", "text", "temporal_decoder", "tts_asa"]
 
 def toy_config(max_steps: int = 0) -> TrainConfig:
     """The recipe every DDP toy run shares (9 optimiser steps: 3 epochs of 24 / (2 ranks x 4))."""
-    return TrainConfig(epochs=3, batch_size=4, lrs=dict.fromkeys(GROUPS, 0.05), group_rules=[], schedule="constant",
+    recipe = OptimConfig(epochs=3, schedule="constant", **{lr_field(g): 0.05 for g in GROUPS})
+    return TrainConfig(recipe=recipe, batch_size=4, group_rules=[],
                        log_every=1, checkpoint_every=2, max_steps=max_steps, progress=False, seed=1)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import random
 import signal
 import sys
@@ -14,6 +15,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from toy_task import Crash, ToyDataset, ToyModel, ToyTask, collate  # noqa: E402
 
+from tastvg.config import OptimConfig, lr_field  # noqa: E402
 from tastvg.train.checkpoint import load_checkpoint  # noqa: E402
 from tastvg.train.distributed import DistInfo  # noqa: E402
 from tastvg.train.engine import NonFiniteLossError, Trainer, TrainConfig, TrainingInterrupted, autocast_dtype  # noqa: E402
@@ -23,11 +25,15 @@ RULES = [("encoder", "vision")]
 
 
 def config(**kw) -> TrainConfig:
-    base = dict(epochs=6, batch_size=4, accum=1, lrs={"base": 0.05, "vision": 0.05, "text": 0.0,
-                "temporal_decoder": 0.0, "tts_asa": 0.0}, group_rules=RULES, schedule="multistep_with_warmup",
-                drop_epochs=[4], ema_decay=0.5, log_every=2, checkpoint_every=5, progress=False, seed=7)
+    """The toy run's TrainConfig; recipe fields (``epochs``, ``schedule``, ..., and the rates as
+    ``lrs={group: rate}``) go into its OptimConfig, the rest steer the run."""
+    lrs = kw.pop("lrs", {"base": 0.05, "vision": 0.05, "text": 0.0, "temporal_decoder": 0.0, "tts_asa": 0.0})
+    recipe = dict(epochs=6, schedule="multistep_with_warmup", drop_epochs=[4], ema_decay=0.5,
+                  **{lr_field(g): rate for g, rate in lrs.items()})
+    recipe.update({k: kw.pop(k) for k in list(kw) if k in {f.name for f in dataclasses.fields(OptimConfig)}})
+    base = dict(batch_size=4, accum=1, group_rules=RULES, log_every=2, checkpoint_every=5, progress=False, seed=7)
     base.update(kw)
-    return TrainConfig(**base)
+    return TrainConfig(recipe=OptimConfig(**recipe), **base)
 
 
 def trainer(run_dir, task=None, **kw) -> Trainer:

@@ -65,13 +65,8 @@ def grid_runs(grids: Iterable[str], seeds: Iterable[int]) -> list[tuple[str, int
 
 
 def resolve_variant(preset: str, overrides: dict[str, Any]):
-    """The preset with dotted overrides applied -> a validated :class:`TASTVGConfig`."""
-    from tastvg.config import config_from_dict, load_preset
+    """The preset with dotted overrides applied -> a validated :class:`TASTVGConfig`
+    (:func:`tastvg.config.apply_overrides`, as the training CLI's overrides)."""
+    from tastvg.config import apply_overrides, load_preset
 
-    tree = load_preset(preset).to_dict()
-    for key, value in overrides.items():
-        section, dot, name = key.partition(".")
-        if not dot or section not in tree or not isinstance(tree[section], dict) or name not in tree[section]:
-            raise ValueError(f"override {key!r}: no field {name!r} in section {section!r} of the config")
-        tree[section][name] = value
-    return config_from_dict(tree, where=f"{preset} + overrides")
+    return apply_overrides(load_preset(preset), overrides, where=f"{preset} + overrides")

@@ -130,8 +130,8 @@ def run_one(variant: str, seed: int, setup: Setup, out: Path, cache: Path,
     from tastvg.models.tastvg import build_model
     from tastvg.train.setup import load_tokenizer
     from tastvg.train.distributed import DistInfo
+    from tastvg.models import PARAM_GROUP_PREFIXES
     from tastvg.train.engine import Trainer, TrainConfig
-    from tastvg.train.task import PARAM_GROUP_RULES
 
     overrides = VARIANTS[variant] if overrides is None else overrides
     torch.set_num_threads(setup.threads)
@@ -142,14 +142,10 @@ def run_one(variant: str, seed: int, setup: Setup, out: Path, cache: Path,
     train_set = build_dataset("synth", data_root, "train", data_cfg, seed=seed)
     test_set = build_dataset("synth", data_root, "test", data_cfg, train=False)
     collate = Collator(load_tokenizer(None, "synth"))
-    o = cfg.optim
-    train_cfg = TrainConfig(
-        epochs=setup.epochs, batch_size=setup.batch_size, group_rules=PARAM_GROUP_RULES,
-        lrs={"base": o.lr_base, "vision": o.lr_vision, "text": o.lr_text,
-             "temporal_decoder": o.lr_temporal_decoder, "tts_asa": o.lr_tts_asa},
-        weight_decay=o.weight_decay, clip_norm=o.clip_norm, schedule=o.schedule,
-        drop_epochs=[max(1, math.ceil(setup.epochs * 0.8))], warmup_fraction=o.warmup_fraction,
-        ema_decay=o.ema_decay, log_every=50, eval_every=0, checkpoint_every=10**9, seed=seed, progress=progress)
+    # the preset's recipe over the setup's epochs, the rate dropped for the last fifth
+    recipe = dataclasses.replace(cfg.optim, epochs=setup.epochs, drop_epochs=[max(1, math.ceil(setup.epochs * 0.8))])
+    train_cfg = TrainConfig(recipe=recipe, batch_size=setup.batch_size, group_rules=list(PARAM_GROUP_PREFIXES),
+                            log_every=50, eval_every=0, checkpoint_every=10**9, seed=seed, progress=progress)
     torch.manual_seed(seed)
     np.random.seed(seed)
     device = torch.device("cpu")
@@ -218,7 +214,11 @@ def detail_path(out: Path, variant: str, seed: int) -> Path:
 
 def is_finished(out: Path, variant: str, seed: int, setup: Setup) -> bool:
     """A run is finished when its JSON exists and was made with the same setup and the same resolved
-    model config (a preset edited since, e.g. a new learning rate, makes it stale)."""
+    model config (a preset edited since, e.g. a new learning rate, makes it stale). The recorded
+    config is read back through :func:`tastvg.config.config_from_dict` first, so a field added
+    since with a default (e.g. the encoders' ``kind``) does not make every record stale."""
+    from tastvg.config import config_from_dict
+
     path = run_path(out, variant, seed)
     if not path.is_file():
         return False
@@ -229,7 +229,11 @@ def is_finished(out: Path, variant: str, seed: int, setup: Setup) -> bool:
     if rec.get("setup_key") != setup.key():
         return False
     overrides = VARIANTS[variant] if variant in VARIANTS else rec.get("overrides", {})
-    return rec.get("config") == resolve_variant(setup.preset, overrides).to_dict()
+    try:
+        recorded = config_from_dict(rec["config"], where=str(path)).to_dict()
+    except (KeyError, TypeError, ValueError):  # no config, or one that no longer parses
+        return False
+    return recorded == resolve_variant(setup.preset, overrides).to_dict()
 
 
 def _claim(out: Path, variant: str, seed: int) -> bool:

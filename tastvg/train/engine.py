@@ -40,6 +40,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from tastvg.config import OptimConfig
 from tastvg.evaluation import evaluate
 from tastvg.train import checkpoint as ckpt
 from tastvg.train.distributed import DistInfo, all_gather_objects, all_reduce_mean, any_rank, barrier
@@ -48,7 +49,7 @@ from tastvg.train.guards import NonFiniteLossError, check_loss, check_weights, d
 from tastvg.train.interrupt import GracefulStop, TrainingInterrupted, ignore_stop_signals_in_worker
 from tastvg.train.logger import RunLogger, environment_info
 from tastvg.train.sampler import ResumableSampler
-from tastvg.train.schedule import GROUPS, apply_lr, build_optimizer, current_lrs, lr_factors
+from tastvg.train.schedule import apply_lr, build_optimizer, current_lrs, lr_factors
 
 
 class Task(Protocol):
@@ -78,19 +79,14 @@ class Snapshot:
 
 @dataclass
 class TrainConfig:
-    """How to run the loop (the model's recipe — rates, schedule, EMA — comes from OptimConfig)."""
+    """How to run the loop. What to optimise with — per-group rates, weight decay, clipping,
+    schedule, epochs, EMA — is one object, the ``recipe`` (:class:`~tastvg.config.OptimConfig`,
+    the model config's ``optim`` section); the other fields only steer the run."""
 
-    epochs: int = 90
+    recipe: OptimConfig = field(default_factory=OptimConfig)
     batch_size: int = 1  # videos per process per micro-batch (official: 1)
     accum: int = 1  # micro-batches per optimiser step
-    lrs: dict[str, float] = field(default_factory=lambda: dict.fromkeys(GROUPS, 1e-4))
-    group_rules: list[tuple[str, str]] = field(default_factory=list)  # (name prefix, group)
-    weight_decay: float = 1e-4
-    clip_norm: float = 0.1
-    schedule: str = "multistep_with_warmup"
-    drop_epochs: list[int] = field(default_factory=lambda: [50, 90])
-    warmup_fraction: float = 0.01
-    ema_decay: float = 0.9998
+    group_rules: list[tuple[str, str]] = field(default_factory=list)  # (name prefix, group); see tastvg.models
     amp: str = "auto"  # auto (bf16 if supported, else fp16, on GPU; off on CPU) | bf16 | fp16 | off
     log_every: int = 10
     eval_every: int = 0  # optimiser steps; 0 = at the end only
@@ -132,8 +128,8 @@ class Trainer:
         if dist.distributed:  # DDP broadcasts rank 0's parameters and buffers to every rank here
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.ddp = nn.parallel.DistributedDataParallel(self.model, device_ids=ids, find_unused_parameters=True)
-        self.ema = ModelEMA(self.model, cfg.ema_decay)  # after the broadcast: the same EMA on every rank
-        self.optimizer = build_optimizer(self.model, cfg.group_rules, cfg.lrs, cfg.weight_decay)
+        self.ema = ModelEMA(self.model, cfg.recipe.ema_decay)  # after the broadcast: the same EMA on every rank
+        self.optimizer = build_optimizer(self.model, cfg.group_rules, cfg.recipe.lrs(), cfg.recipe.weight_decay)
         self.amp_dtype = autocast_dtype(cfg.amp, self.device)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
         self.sampler = ResumableSampler(len(train_set), dist.world_size, dist.rank, cfg.seed,
@@ -142,7 +138,7 @@ class Trainer:
         if self.steps_per_epoch == 0:
             raise ValueError(f"{len(train_set)} training samples are fewer than one step needs "
                              f"(batch_size {cfg.batch_size} x accum {cfg.accum} x {dist.world_size} processes)")
-        self.total_steps = self.steps_per_epoch * cfg.epochs
+        self.total_steps = self.steps_per_epoch * cfg.recipe.epochs
         self.step = 0
         self.best: dict[str, Any] = {}
         self.saved_step: int | None = None  # the step last.pth holds
@@ -238,7 +234,8 @@ class Trainer:
         self.scaler.unscale_(self.optimizer)
         params = [p for p in self.model.parameters() if p.requires_grad]
         try:  # an fp16 scaler skips non-finite steps by design; otherwise they stop the run
-            grad_norm = torch.nn.utils.clip_grad_norm_(params, self.cfg.clip_norm if self.cfg.clip_norm > 0 else math.inf,
+            clip = self.cfg.recipe.clip_norm
+            grad_norm = torch.nn.utils.clip_grad_norm_(params, clip if clip > 0 else math.inf,
                                                        error_if_nonfinite=not self.scaler.is_enabled())
         except RuntimeError:  # raised before clipping: the gradients still show which one is bad
             raise non_finite_gradient(self.model, self.step + 1, ids, self._last_good()) from None
@@ -250,8 +247,9 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         check_weights(self.model, self.step + 1, ids, self._last_good())
         self.step += 1
-        apply_lr(self.optimizer, lr_factors(self.cfg.schedule, self.step, self.total_steps, self.cfg.epochs,
-                                            self.cfg.drop_epochs, self.cfg.warmup_fraction))
+        recipe = self.cfg.recipe
+        apply_lr(self.optimizer, lr_factors(recipe.schedule, self.step, self.total_steps, recipe.epochs,
+                                            recipe.drop_epochs, recipe.warmup_fraction))
         self.ema.update(self.model)
         logs["grad_norm"] = float(grad_norm)
         return logs

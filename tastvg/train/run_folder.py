@@ -6,12 +6,14 @@ exists, start otherwise: what ``torchrun --max-restarts`` needs, since its resta
 the same command line).
 
 Before a resumed run writes anything, the resolved configuration is compared with the one the
-checkpoint recorded; fields that only steer the run (how long, how often to log, evaluate or save)
-may change, everything else must match.
+checkpoint recorded (in today's shape: :func:`upgrade_run_config`); fields that only steer the run
+(how long, how often to log, evaluate or save) may change, everything else must match.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
@@ -71,9 +73,45 @@ def config_differences(saved: Mapping[str, Any], now: Mapping[str, Any]) -> list
     return out
 
 
+def upgrade_run_config(saved: Mapping[str, Any]) -> dict[str, Any]:
+    """A run's recorded configuration in today's shape, so that a run folder written by an older
+    version compares field by field with a new run's:
+
+    * the ``train`` record of before the recipe object (rates as ``lrs``, and ``epochs``,
+      ``weight_decay``, ... beside the run fields) gets them moved into ``train.recipe`` under
+      their :class:`~tastvg.config.OptimConfig` names;
+    * fields added since with a default (e.g. the encoders' ``kind``) get it, in ``model``,
+      ``data`` and ``train.recipe``. A record that no longer parses is left as it is (the
+      comparison then names its fields).
+    """
+    from tastvg.config import OptimConfig, config_from_dict, lr_field
+    from tastvg.data.config import DataConfig
+
+    out = dict(saved)
+    train = dict(out.get("train") or {})
+    if train and "recipe" not in train:
+        names = {f.name for f in dataclasses.fields(OptimConfig)}
+        recipe = {lr_field(g): rate for g, rate in (train.pop("lrs", None) or {}).items()}
+        recipe.update({k: train.pop(k) for k in list(train) if k in names})
+        train = {"recipe": recipe, **train}
+    with contextlib.suppress(TypeError, ValueError):
+        if "recipe" in train:
+            train["recipe"] = dataclasses.asdict(OptimConfig(**train["recipe"]))
+    if train:
+        out["train"] = train
+    with contextlib.suppress(TypeError, ValueError):
+        if isinstance(out.get("model"), Mapping):
+            out["model"] = config_from_dict(dict(out["model"])).to_dict()
+    with contextlib.suppress(TypeError, ValueError):
+        if isinstance(out.get("data"), Mapping):
+            out["data"] = DataConfig(**out["data"]).to_dict()
+    return out
+
+
 def check_resume_config(saved: Mapping[str, Any], now: Mapping[str, Any], path: str | Path, limit: int = 8) -> None:
-    """Raise ``ValueError`` naming the differing fields if ``path`` was trained with another config."""
-    diffs = config_differences(saved, now)
+    """Raise ``ValueError`` naming the differing fields if ``path`` was trained with another config
+    (``saved`` is first brought to today's shape by :func:`upgrade_run_config`)."""
+    diffs = config_differences(upgrade_run_config(saved), now)
     if diffs:
         more = f"; ... (+{len(diffs) - limit} more)" if len(diffs) > limit else ""
         raise ValueError(f"cannot resume from {path}: it was trained with another configuration "

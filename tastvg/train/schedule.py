@@ -22,7 +22,11 @@ from collections.abc import Iterable, Mapping, Sequence
 import torch
 from torch import nn
 
-GROUPS = ("base", "vision", "text", "temporal_decoder", "tts_asa")  # as TASTVG.param_groups()
+from tastvg.models import PARAM_GROUPS
+
+# The one definition of the optimiser groups (names, and the name prefixes that assign TA-STVG's
+# parameters to them) is the model's; toy models in tests pass rules of their own.
+GROUPS = PARAM_GROUPS
 SCHEDULES = ("multistep_with_warmup", "multistep_with_warmup_all", "constant")
 
 
@@ -69,7 +73,8 @@ def assign_param_groups(model: nn.Module, rules: Sequence[tuple[str, str]]) -> d
     Args:
         rules: ``(prefix, group)`` pairs tried in order on each parameter name; the first
             prefix the name starts with decides the group; no match means ``"base"``.
-            (The official code matches the substrings ``vis_encoder``, ``text_encoder``,
+            TA-STVG's are :data:`tastvg.models.PARAM_GROUP_PREFIXES`. (The official code
+            matches the substrings ``vis_encoder``, ``text_encoder``,
             ``ground_decoder.time_decoder`` and ``_clas`` of its own names.)
 
     Returns:

@@ -15,57 +15,29 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 import yaml
 
-from tastvg.config import TASTVGConfig, config_from_dict, resolve_config
+from tastvg.config import (SECTIONS, OptimConfig, TASTVGConfig, apply_overrides, parse_overrides, replace_fields,
+                           resolve_config)
 from tastvg.io import write_text_atomic
 
 PRESET_DATASET = {"paper-hcstvg": "hcstvg", "paper-hcstvg2": "hcstvg2", "paper-vidstg": "vidstg",
                   "synth": "synth", "tiny": "synth"}
-RECIPE_FIELDS = {"lrs", "group_rules", "weight_decay", "clip_norm", "schedule", "drop_epochs",
-                 "warmup_fraction", "ema_decay", "epochs"}  # come from the preset's `optim` section
+# train.* names that are not the run's to set: the recipe (OptimConfig, the model config's `optim`
+# section; "lrs" was TrainConfig's name for its rates) and the parameter-group rules (the model's)
+RECIPE_FIELDS = {"recipe", "group_rules", "lrs", *(f.name for f in dataclasses.fields(OptimConfig))}
 
 
-def parse_overrides(items: list[str]) -> dict[str, dict[str, Any]]:
-    """``["model.tts_threshold=0.6", ...]`` -> ``{"model": {"tts_threshold": 0.6}}``."""
-    out: dict[str, dict[str, Any]] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        section, dot, name = key.partition(".")
-        if not sep or not dot or not name:
-            raise SystemExit(f"error: override {item!r} is not SECTION.FIELD=VALUE (e.g. model.tts_threshold=0.6)")
-        try:
-            out.setdefault(section, {})[name] = yaml.safe_load(value)
-        except yaml.YAMLError as err:
-            problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-            raise SystemExit(f"error: override {key}: {value!r} is not a valid YAML value ({problem}); "
-                             "quote lists and strings for the shell, e.g. 'model.branches=[motion]'") from None
-    return out
-
-
-def _apply(obj: Any, values: dict[str, Any], where: str) -> Any:
-    """``obj`` with ``values`` replaced, each checked against its field's name and type."""
-    from tastvg.config import check_field
-
-    fields = {f.name: f for f in dataclasses.fields(obj)}
-    unknown = sorted(set(values) - set(fields))
-    if unknown:
-        raise SystemExit(f"error: unknown override {where}.{unknown[0]}; known fields of {where}: {', '.join(sorted(fields))}")
-    try:
-        checked = {k: check_field(fields[k], v, f"{where}.{k}") for k, v in values.items()}
-        return dataclasses.replace(obj, **checked)
-    except ValueError as err:
-        raise SystemExit(f"error: override {err}") from None
-
-
-def resolve_run(config: str | Path, data_root: Path, overrides: list[str], dataset: str | None = None,
-                init_mdetr: Path | None = None) -> tuple[TASTVGConfig, Any, Any, str]:
+def resolve_run(config: str | Path, data_root: Path, overrides: Sequence[str] | Mapping[str, Any],
+                dataset: str | None = None, init_mdetr: Path | None = None) -> tuple[TASTVGConfig, Any, Any, str]:
     """Model config, data config, loop config and dataset name, or a clear exit.
 
-    ``config`` is a preset or a YAML file, ``overrides`` the ``SECTION.FIELD=VALUE`` strings;
-    ``data_root`` and ``init_mdetr`` are checked to exist."""
+    ``config`` is a preset or a YAML file; ``overrides`` the ``SECTION.FIELD=VALUE`` strings (or
+    their parsed ``{"SECTION.FIELD": value}``): model sections go through
+    :func:`tastvg.config.apply_overrides`, ``data.*`` and ``train.*`` through
+    :func:`tastvg.config.replace_fields`. ``data_root`` and ``init_mdetr`` are checked to exist."""
     from tastvg.data.config import DataConfig
     from tastvg.train.engine import TrainConfig
 
@@ -78,34 +50,26 @@ def resolve_run(config: str | Path, data_root: Path, overrides: list[str], datas
         cfg = resolve_config(config)
     except (ValueError, FileNotFoundError, KeyError) as err:
         raise SystemExit(f"error: --config {config}: {err}") from None
-    overrides = parse_overrides(overrides)
-    model_sections = {f.name for f in dataclasses.fields(TASTVGConfig)} - {"name"}
-    known = sorted(model_sections | {"data", "train"})
-    for section in overrides:
+    if not isinstance(overrides, Mapping):
+        overrides = parse_overrides(overrides)
+    known = sorted({*SECTIONS, "data", "train"})
+    by_section: dict[str, dict[str, Any]] = {}
+    for key, value in overrides.items():
+        section, _, name = key.partition(".")
         if section not in known:
             raise SystemExit(f"error: unknown override section {section!r}; use one of {', '.join(known)}")
-    tree = cfg.to_dict()
-    for section in model_sections & set(overrides):
-        _apply(getattr(cfg, section), overrides[section], section)  # validates the names
-        tree[section].update(overrides[section])
-    cfg = config_from_dict(tree, where="overrides")
+        by_section.setdefault(section, {})[name] = value
+    cfg = apply_overrides(cfg, {k: v for k, v in overrides.items() if k.partition(".")[0] in SECTIONS})
     dataset = dataset or PRESET_DATASET.get(cfg.name)
     if dataset is None:
         raise SystemExit(f"error: cannot tell the dataset of config {cfg.name!r}: pass --dataset")
-    data_cfg = DataConfig.for_dataset(dataset)
-    data_cfg = _apply(data_cfg, {"app_num": cfg.model.app_num, "mot_num": cfg.model.mot_num,
-                                 **overrides.get("data", {})}, "data")
-    o = cfg.optim
-    train_cfg = TrainConfig(
-        epochs=o.epochs, weight_decay=o.weight_decay, clip_norm=o.clip_norm, schedule=o.schedule,
-        drop_epochs=list(o.drop_epochs), warmup_fraction=o.warmup_fraction, ema_decay=o.ema_decay,
-        lrs={"base": o.lr_base, "vision": o.lr_vision, "text": o.lr_text,
-             "temporal_decoder": o.lr_temporal_decoder, "tts_asa": o.lr_tts_asa})
-    run_overrides = overrides.get("train", {})
+    data_cfg = replace_fields(DataConfig.for_dataset(dataset), {"app_num": cfg.model.app_num,
+                              "mot_num": cfg.model.mot_num, **by_section.get("data", {})}, "data")
+    run_overrides = by_section.get("train", {})
     recipe = sorted(set(run_overrides) & RECIPE_FIELDS)
     if recipe:
         raise SystemExit(f"error: train.{recipe[0]} is part of the recipe: override optim.* instead")
-    train_cfg = _apply(train_cfg, run_overrides, "train")
+    train_cfg = replace_fields(TrainConfig(recipe=cfg.optim), run_overrides, "train")
     return cfg, data_cfg, train_cfg, dataset
 
 
@@ -171,9 +135,10 @@ def launch(cfg: TASTVGConfig, data_cfg: Any, train_cfg: Any, dataset: str, data_
     from tastvg.train.distributed import all_gather_objects, cleanup, init_distributed
     from tastvg.train.engine import Trainer
     from tastvg.train.run_folder import check_ranks_agree, check_resume_config, resume_source
-    from tastvg.train.task import PARAM_GROUP_RULES, GroundingTask
+    from tastvg.models import PARAM_GROUP_PREFIXES
+    from tastvg.train.task import GroundingTask
 
-    train_cfg = dataclasses.replace(train_cfg, group_rules=PARAM_GROUP_RULES)
+    train_cfg = dataclasses.replace(train_cfg, group_rules=list(PARAM_GROUP_PREFIXES))
     resume_from = resume_source(run_dir, resume)
 
     dist = init_distributed(device)

@@ -16,12 +16,8 @@ from torch.utils.data import Dataset
 
 from tastvg.data.sampling import split_interleaved
 from tastvg.losses import TASTVGLoss
-from tastvg.models.tastvg import PARAM_GROUP_PREFIXES
 from tastvg.postprocess import metas_from_batch, postprocess
 from tastvg.train.distributed import all_reduce_mean
-
-# Parameter groups of the official recipe, by our module names (see the model).
-PARAM_GROUP_RULES = list(PARAM_GROUP_PREFIXES)
 
 LOGGED_TERMS = ("loss_bbox", "loss_giou", "loss_sted", "loss_actioness",
                 "logits_f_m", "logits_f_a", "logits_r_a", "logits_r_m")
