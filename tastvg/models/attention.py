@@ -55,7 +55,7 @@ def keeping_attention(modules: Iterable[KeepsAttention], enabled: bool = True) -
             m.keep_attention = flag
 
 
-class MultiheadAttention(KeepsAttention, nn.MultiheadAttention):
+class InspectableMultiheadAttention(KeepsAttention, nn.MultiheadAttention):
     """``nn.MultiheadAttention`` (same parameters, same names, same numbers) that keeps its
     per-head weights ``[batch, heads, S_q, S_k]`` in ``self.attn`` while ``keep_attention`` is on
     (after dropout in train mode, as ``nn.MultiheadAttention`` returns them).

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from tastvg.models.attention import KeepsAttention, MultiheadAttention
+from tastvg.models.attention import InspectableMultiheadAttention, KeepsAttention
 from tastvg.models.position import sine_box_embed
 
 
@@ -160,7 +160,7 @@ class TemporalDecoderLayer(nn.Module):
     def __init__(self, d: int, heads: int, ffn: int, dropout: float) -> None:
         super().__init__()
         self.self_attn = nn.MultiheadAttention(d, heads, dropout=dropout)
-        self.cross_attn_image = MultiheadAttention(d, heads, dropout=dropout)  # keeps its weights on request
+        self.cross_attn_image = InspectableMultiheadAttention(d, heads, dropout=dropout)  # keeps weights on request
         self.linear1, self.linear2 = nn.Linear(d, ffn), nn.Linear(ffn, d)
         self.norm1, self.norm3, self.norm4 = nn.LayerNorm(d), nn.LayerNorm(d), nn.LayerNorm(d)
         self.dropout, self.dropout1 = nn.Dropout(dropout), nn.Dropout(dropout)

@@ -185,12 +185,12 @@ class TASTVG(nn.Module):
                              frames_cls=frames_cls.view(b, t, d), frame_pad=frame_pad, text_pad=text_pad,
                              vis_pad=vis_pad, hw=(h, w), maps=maps)
 
-    def decode(self, enc: EncoderOutput, queries: Queries, frame_pad: Tensor,
-               keep_attention: bool = False) -> DecoderOutput:
-        """Both decoders and the heads -> :class:`DecoderOutput` (per layer, batch first).
+    def decode(self, enc: EncoderOutput, queries: Queries, keep_attention: bool = False) -> DecoderOutput:
+        """Both decoders and the heads, from ``queries`` -> :class:`DecoderOutput` (per layer, batch first).
 
         ``keep_attention``: also return each layer's cross-attention weights (heads averaged).
         """
+        frame_pad = enc.frame_pad
         b, t = frame_pad.shape
         n, l, mem = enc.tokens_per_frame, enc.text_length, enc.memory  # noqa: E741
         d = mem.shape[-1]
@@ -255,12 +255,15 @@ class TASTVG(nn.Module):
         if m.use_asa:
             asa = self.asa(enc.m2d.detach(), enc.m3d.detach(), text_mean[:, 0].detach(), enc.vis_pad)
             out.update({k: v for k, v in asa.items() if k.startswith("map_")})
-        passes = [(selected, *self._decode_pass(enc, asa, selected, targets, frame_pad, return_intermediates))]
-        if not self.training and m.two_pass and self.query_init.two_pass:
-            selected = (passes[0][2].actioness[-1].sigmoid() > m.action_threshold) & ~frame_pad
+        queries = self.query_init(enc, asa, selected, targets)
+        dec = self.decode(enc, queries, return_intermediates)
+        passes = [(selected, queries, dec)]
+        if not self.training and m.two_pass and self.query_init.two_pass:  # re-select by actioness, decode again
+            selected = (dec.actioness[-1].sigmoid() > m.action_threshold) & ~frame_pad
             selected = fallback_to_valid(selected, frame_pad)
-            passes.append((selected, *self._decode_pass(enc, asa, selected, targets, frame_pad, return_intermediates)))
-        dec = passes[-1][2]
+            queries = self.query_init(enc, asa, selected, targets)
+            dec = self.decode(enc, queries, return_intermediates)
+            passes.append((selected, queries, dec))
         out.update(self._attribute_logits(asa, selected))
         out["selected"] = selected
         out["pred_boxes"] = dec.boxes[-1]
@@ -273,13 +276,6 @@ class TASTVG(nn.Module):
             out["intermediates"] = self._intermediates(enc, tts, asa, passes)
         return out
 
-    def _decode_pass(self, enc: EncoderOutput, asa: dict[str, Tensor] | None, selected: Tensor,
-                     targets: dict[str, Tensor] | None, frame_pad: Tensor,
-                     keep_attention: bool) -> tuple[Queries, DecoderOutput]:
-        """Queries on the ``selected`` frames [B, T], then both decoders."""
-        queries = self.query_init(enc, asa, selected, targets)
-        return queries, self.decode(enc, queries, frame_pad, keep_attention)
-
     @staticmethod
     def _attribute_logits(asa: dict[str, Tensor] | None, selected: Tensor) -> dict[str, Tensor]:
         """``logits_r_a`` [B, APP] / ``logits_r_m`` [B, MOT]: ASA's frame logits averaged over ``selected``."""
@@ -291,6 +287,7 @@ class TASTVG(nn.Module):
 
     def _intermediates(self, enc: EncoderOutput, tts: dict[str, Tensor], asa: dict[str, Tensor] | None,
                        passes: list[tuple[Tensor, Queries, DecoderOutput]]) -> Intermediates:
+        """Collect the intermediates of the passes ``(selected, queries, decoded)``."""
         per_pass = []
         for selected, queries, dec in passes:
             assert dec.spatial_attention is not None and dec.temporal_attention is not None
