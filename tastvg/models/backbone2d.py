@@ -106,7 +106,7 @@ class ResNetBody(nn.Module):
 
 
 class Backbone2D(nn.Module):
-    """Frames ``[n, 3, H, W]`` -> appearance features ``F2d`` ``[n, d, h, w]`` (h = ceil(H/32))."""
+    """Frames as a batch ``[BT, 3, H, W]`` -> appearance features ``F2d`` ``[BT, d, h, w]`` (h = ceil(H/32))."""
 
     def __init__(self, cfg: Backbone2DConfig, d_model: int) -> None:
         super().__init__()

@@ -1,7 +1,7 @@
 """Sine position codes: 2D feature-map code (DETR), temporal code (transformer table), box code.
 
 All three interleave sin/cos the way the official code does: feature ``k`` uses frequency
-``temperature ** (2 * (k // 2) / n)`` and takes ``sin`` for even ``k`` and ``cos`` for odd ``k``.
+``temperature ** (2 * (k // 2) / num_feats)`` and takes ``sin`` for even ``k`` and ``cos`` for odd ``k``.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ def _interleave(x: Tensor, num_feats: int, temperature: float = 10000.0) -> Tens
     return torch.stack((pos[..., 0::2].sin(), pos[..., 1::2].cos()), dim=-1).flatten(-2)
 
 
-def sine_position_2d(h: int, w: int, d_model: int, n: int = 1, device: torch.device | None = None) -> Tensor:
-    """DETR normalised 2D code of an unpadded ``h x w`` map -> ``[n, d_model, h, w]``, order (y, x).
+def sine_position_2d(h: int, w: int, d_model: int, copies: int = 1, device: torch.device | None = None) -> Tensor:
+    """DETR normalised 2D code of an unpadded ``h x w`` map -> ``[copies, d_model, h, w]``, order (y, x).
 
     Coordinates are ``cumsum / (last + 1e-6) * 2π`` of an all-valid mask (the official sine embedding's normalisation).
     """
@@ -33,7 +33,7 @@ def sine_position_2d(h: int, w: int, d_model: int, n: int = 1, device: torch.dev
     y = y / (y[:, -1:, :] + eps) * scale
     x = x / (x[:, :, -1:] + eps) * scale
     pos = torch.cat((_interleave(y, num_feats), _interleave(x, num_feats)), dim=-1)  # [1, h, w, d]
-    return pos.permute(0, 3, 1, 2).expand(n, -1, -1, -1)
+    return pos.permute(0, 3, 1, 2).expand(copies, -1, -1, -1)
 
 
 class TemporalSine(nn.Module):

@@ -43,7 +43,7 @@ def window_reverse(windows: Tensor, ws: Size3, b: int, d: int, h: int, w: int) -
 
 
 def shifted_window_mask(dims: Size3, ws: Size3, shift: Size3, device: torch.device) -> Tensor:
-    """Attention mask ``[nW, N, N]`` (0 or -100) of the shifted-window partition."""
+    """Attention mask ``[nW, S, S]`` (0 or -100) of the shifted-window partition (S tokens per window)."""
     img_mask = torch.zeros((1, *dims, 1), device=device)
     cnt = 0
     slices = [(slice(-ws[i]), slice(-ws[i], -shift[i]), slice(-shift[i], None)) for i in range(3)]
@@ -58,8 +58,8 @@ def shifted_window_mask(dims: Size3, ws: Size3, shift: Size3, device: torch.devi
 
 
 def relative_position_index(ws: Size3, table_ws: Size3) -> Tensor:
-    """Index ``[N, N]`` of window ``ws`` into the bias table of a ``table_ws`` window."""
-    coords = torch.stack(torch.meshgrid(*[torch.arange(n) for n in ws], indexing="ij")).flatten(1)
+    """Index ``[S, S]`` of window ``ws`` (S = its token count) into the bias table of a ``table_ws`` window."""
+    coords = torch.stack(torch.meshgrid(*[torch.arange(size) for size in ws], indexing="ij")).flatten(1)
     rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0)
     rel = rel + torch.tensor([table_ws[0] - 1, table_ws[1] - 1, table_ws[2] - 1])
     strides = torch.tensor([(2 * table_ws[1] - 1) * (2 * table_ws[2] - 1), 2 * table_ws[2] - 1, 1])
@@ -81,25 +81,25 @@ class WindowAttention3D(nn.Module):
         self.proj = nn.Linear(dim, dim)
 
     def bias(self, ws: Size3) -> Tensor:
-        n = ws[0] * ws[1] * ws[2]
+        s = ws[0] * ws[1] * ws[2]  # tokens per window
         if self.slice_quirk or ws == self.window:
-            index = self.relative_position_index[:n, :n]  # official: first n rows/columns
+            index = self.relative_position_index[:s, :s]  # official: first s rows/columns
         else:
             index = relative_position_index(ws, self.window).to(self.relative_position_index.device)
-        return self.relative_position_bias_table[index.reshape(-1)].reshape(n, n, -1).permute(2, 0, 1)
+        return self.relative_position_bias_table[index.reshape(-1)].reshape(s, s, -1).permute(2, 0, 1)
 
     def forward(self, x: Tensor, ws: Size3, mask: Tensor | None) -> Tensor:
-        """``x`` [B*nW, N, C] -> [B*nW, N, C]."""
-        bn, n, c = x.shape
-        qkv = self.qkv(x).reshape(bn, n, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
+        """``x`` [B*nW, S, C] (S tokens per window) -> [B*nW, S, C]."""
+        bn, s, c = x.shape
+        qkv = self.qkv(x).reshape(bn, s, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
         q, k, v = qkv[0] * self.scale, qkv[1], qkv[2]
         attn = q @ k.transpose(-2, -1) + self.bias(ws).unsqueeze(0)
         if mask is not None:
             nw = mask.shape[0]
-            attn = attn.view(bn // nw, nw, self.heads, n, n) + mask.unsqueeze(1).unsqueeze(0)
-            attn = attn.view(-1, self.heads, n, n)
+            attn = attn.view(bn // nw, nw, self.heads, s, s) + mask.unsqueeze(1).unsqueeze(0)
+            attn = attn.view(-1, self.heads, s, s)
         attn = attn.softmax(dim=-1)
-        return self.proj((attn @ v).transpose(1, 2).reshape(bn, n, c))
+        return self.proj((attn @ v).transpose(1, 2).reshape(bn, s, c))
 
 
 class Mlp(nn.Module):
