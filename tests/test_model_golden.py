@@ -100,7 +100,8 @@ def run_case(preset: str, overrides: dict[str, Any], image_pad: bool) -> dict[st
     model.train()
     torch.manual_seed(1)
     train_out = flatten(model(*args, image_pad=batch["image_pad"]))
-    return {"keys": zlib.compress("\n".join(state).encode()), "checksums": torch.stack([v.double().sum() for v in state.values()]),
+    return {"keys": zlib.compress("\n".join(state).encode()),
+            "checksums": torch.stack([v.double().sum() for v in state.values()]),
             "eval": eval_out, "train": train_out}
 
 

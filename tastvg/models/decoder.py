@@ -1,4 +1,6 @@
-"""Spatial (anchor-based, DAB-DETR style) and temporal decoders, one query per frame (official code: HengLan/TA-STVG @ 904ad0c).
+"""Spatial (anchor-based, DAB-DETR style) and temporal decoders, one query per frame.
+
+As in the official code (HengLan/TA-STVG @ 904ad0c).
 
 Layout: queries are ``[T, B, d]`` (frames x videos). Self-attention runs across the T frame queries
 of a video (padded frames masked as keys); cross-attention runs per frame: the query of frame t
