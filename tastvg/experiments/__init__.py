@@ -5,6 +5,10 @@ trained model.
 * :mod:`~tastvg.experiments.runner` — one (variant, seed) trained and evaluated into a JSON record,
   a grid of them resumable and shared between workers through lock files;
 * :mod:`~tastvg.experiments.summary` — the run JSONs as a mean ± std table over seeds;
+* :mod:`~tastvg.experiments.claims` — the paper's ablation claims, paired differences over seeds
+  with a 95 % interval, and verdicts;
+* :mod:`~tastvg.experiments.details` — the per-video outputs a run keeps and the SynthSTVG videos
+  they name;
 * :mod:`~tastvg.experiments.probes` — where a trained model looks (TTS relevance, ASA maps,
   decoder attention on the ground truth), recorded with every run;
 * :mod:`~tastvg.experiments.ladder` — the diagnosis ladder: positive controls with known answers;
@@ -14,6 +18,9 @@ The command is ``tastvg ablate`` (:mod:`tastvg.cli.ablate`). The names below are
 that ``import tastvg.experiments as ex; ex.run_one, ex.GRIDS, ex.Setup`` reads as one namespace.
 """
 
+from tastvg.experiments.claims import (CLAIMS, Claim, PairedDifference, claims_table, outcome, paired_difference,
+                                       seed_differences, verdict)
+from tastvg.experiments.details import annotation_box, load_detail, middle_gt_frame, synth_index, synth_video
 from tastvg.experiments.grids import (GRIDS, METRICS, PRIORITY, SWEEP_VARIANTS, TEST_TIME_SWEEPS, VARIANTS,
                                       grid_runs, resolve_variant)
 from tastvg.experiments.ladder import (ProbeResult, attention_on_target, box_on_target, frame_difference_features,
@@ -25,6 +32,8 @@ from tastvg.experiments.runner import (AblationTask, Setup, _claim, code_version
 from tastvg.experiments.summary import format_summary, load_records, summarize, write_summary
 
 __all__ = [
+    "CLAIMS", "Claim", "PairedDifference", "claims_table", "outcome", "paired_difference", "seed_differences",
+    "verdict", "annotation_box", "load_detail", "middle_gt_frame", "synth_index", "synth_video",
     "GRIDS", "METRICS", "PRIORITY", "SWEEP_VARIANTS", "TEST_TIME_SWEEPS", "VARIANTS", "grid_runs", "resolve_variant",
     "ProbeResult", "attention_on_target", "box_on_target", "frame_difference_features", "group_split",
     "linear_probe", "probe_motion_per_frame", "probe_subject_attributes", "roc_auc", "scene_labels",
