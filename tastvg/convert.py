@@ -82,6 +82,19 @@ def _rename(key: str) -> str | None:
     return None
 
 
+def to_official_name(name: str) -> str:
+    """Our parameter name -> the official one: :data:`PREFIX_MAP` read backwards (first match wins).
+
+    The inverse of the renaming :func:`convert_official_checkpoint` applies, e.g.
+    ``"backbone2d.input_proj.weight"`` -> ``"input_proj.weight"``. Raises ``KeyError`` for a name
+    under none of our prefixes.
+    """
+    for official, ours in PREFIX_MAP:
+        if name.startswith(ours):
+            return official + name[len(ours):]
+    raise KeyError(f"{name!r} is under none of our prefixes in PREFIX_MAP")
+
+
 def _expected_shapes(config: Any) -> dict[str, tuple[int, ...]]:
     """State-dict shapes of our model for ``config``, built on the meta device (no memory)."""
     from tastvg.config import resolve_config
