@@ -79,6 +79,16 @@ def test_noise_around_zero_is_inconclusive() -> None:
     assert cl.verdict(d).startswith("inconclusive (95 % CI -")
 
 
+def test_an_interval_just_off_zero_never_prints_zero() -> None:
+    d = cl.PairedDifference("a", "b", "m_vIoU", (0, 1), (-0.6, -0.1), -0.35, 0.35, -0.65, -0.04)
+    assert cl.format_interval(d) == "95 % CI -0.65 to -0.04"
+    assert cl.verdict(d) == "opposite to the paper (95 % CI -0.65 to -0.04)"
+    d = cl.PairedDifference("a", "b", "m_vIoU", (0, 1), (1.0, 3.0), 2.0, 1.4, -10.7, 14.7)
+    assert cl.format_interval(d) == "95 % CI -10.7 to +14.7"
+    d = cl.PairedDifference("a", "b", "m_vIoU", (0, 1), (0.0, 0.0), 0.0, 0.0, 0.0, 0.0)
+    assert cl.format_interval(d) == "95 % CI +0.0 to +0.0" and cl.outcome(d) == cl.INCONCLUSIVE
+
+
 def test_one_seed_has_no_interval() -> None:
     d = cl.paired_difference(runs("a", {3: 0.5}) + runs("b", {3: 0.4}), "a", "b", "m_tIoU")
     assert d.n == 1 and d.mean == pytest.approx(10.0)

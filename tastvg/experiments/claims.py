@@ -180,10 +180,17 @@ def outcome(diff: PairedDifference) -> str:
 
 
 def format_interval(diff: PairedDifference, digits: int = 1) -> str:
-    """``"95 % CI -1.1 to +5.3"``, or ``"no interval"`` with fewer than two seeds."""
-    if not (math.isfinite(diff.low) and math.isfinite(diff.high)):
+    """``"95 % CI -1.1 to +5.3"``, or ``"no interval"`` with fewer than two seeds.
+
+    A bound that is not 0 never prints as 0: both get more digits until it does not (at most 4),
+    so an interval just below 0 reads ``-0.65 to -0.05``, not ``-0.7 to -0.0``.
+    """
+    low, high = diff.low, diff.high
+    if not (math.isfinite(low) and math.isfinite(high)):
         return "no interval"
-    return f"95 % CI {diff.low:+.{digits}f} to {diff.high:+.{digits}f}"
+    while digits < 4 and any(x != 0 and round(x, digits) == 0 for x in (low, high)):
+        digits += 1
+    return f"95 % CI {low:+.{digits}f} to {high:+.{digits}f}"
 
 
 def verdict(diff: PairedDifference, digits: int = 1) -> str:
