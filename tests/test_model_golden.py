@@ -4,8 +4,9 @@
 ``synth`` presets built under a fixed seed, the ordered state-dict keys, a float64 checksum of
 every tensor, and every output of a fixed batch in eval mode (two-pass) and in train mode (dropout,
 torch seed fixed before the call). The test rebuilds each model under the same seed, so the order
-in which modules are constructed and initialised must stay the same, and compares with
-``torch.equal``.
+in which modules are constructed and initialised must stay the same. Integer and boolean outputs
+(frame selections) must be equal; float outputs equal within round-off (other thread counts and CPU
+kernels reorder sums). The restructuring of issue 14 was bit for bit equal at the same thread count.
 
 Regenerate (only when a change of numbers is intended)::
 
@@ -121,7 +122,13 @@ def golden() -> dict[str, Any]:
 def assert_same(got: dict[str, Any], want: dict[str, Any], where: str) -> None:
     assert sorted(got) == sorted(want), where
     for key, value in want.items():
-        if torch.is_tensor(value):
+        if torch.is_tensor(value) and value.is_floating_point():
+            # not bit for bit: thread counts and CPU kernels reorder float sums (~1e-6; up to 7e-5 in the
+            # min-max normalised ASA maps); a changed operation moves outputs far more than this
+            atol = 5e-4 if key.split(".")[-1].startswith("map_") else 1e-5  # min-max amplifies ~20x
+            assert got[key].dtype == value.dtype and torch.allclose(got[key], value, rtol=1e-4, atol=atol), \
+                f"{where}: {key}: max diff {(got[key] - value).abs().max():.3g}"
+        elif torch.is_tensor(value):
             assert got[key].dtype == value.dtype and torch.equal(got[key], value), f"{where}: {key}"
         else:
             assert got[key] == value, f"{where}: {key}"
@@ -132,7 +139,7 @@ def test_forward_equals_golden(golden: dict[str, Any], name: str) -> None:
     got, want = run_case(*CASES[name]), golden[name]
     keys = zlib.decompress(want["keys"]).decode().split("\n")
     assert zlib.decompress(got["keys"]).decode().split("\n") == keys  # same names, same order
-    same = got["checksums"] == want["checksums"]
+    same = torch.isclose(got["checksums"], want["checksums"], rtol=1e-9, atol=1e-9)  # init: same RNG draws
     assert bool(same.all()), f"{name}: other init of {[k for k, ok in zip(keys, same) if not ok][:5]}"
     assert_same(got["eval"], want["eval"], f"{name} eval")
     assert_same(got["train"], want["train"], f"{name} train")
