@@ -36,6 +36,9 @@ class Backbone2DConfig:
     trainable_stages: list[str] = field(default_factory=lambda: ["layer2", "layer3", "layer4"])
     bn_eps: float = 1e-5
     weights: Optional[str] = None  # local path of a torchvision-named ResNet state_dict
+    # Departure from the official model (32: stride-2 layer4) when 16: layer4 keeps stride 1, so a
+    # 64-pixel SynthSTVG frame gives a 4x4 token grid instead of 2x2 (pair with a three-stage Video Swin).
+    output_stride: int = 32
 
 
 @dataclass

@@ -66,14 +66,17 @@ class Bottleneck(nn.Module):
 class ResNetBody(nn.Module):
     """Stem + four stages; returns the stride-32 ``layer4`` map only."""
 
-    def __init__(self, depths: list[int], width: int, eps: float) -> None:
+    def __init__(self, depths: list[int], width: int, eps: float, output_stride: int = 32) -> None:
         super().__init__()
+        if output_stride not in (16, 32):
+            raise ValueError(f"backbone2d.output_stride: {output_stride} is not 16 or 32")
         self.conv1 = nn.Conv2d(3, width, 7, stride=2, padding=3, bias=False)
         self.bn1 = FrozenBatchNorm2d(width, eps)
         in_ch = width
         for i, depth in enumerate(depths):
             w = width * 2**i
-            blocks = [Bottleneck(in_ch, w, 1 if i == 0 else 2, eps)]
+            stride = 1 if i == 0 or (i == 3 and output_stride == 16) else 2
+            blocks = [Bottleneck(in_ch, w, stride, eps)]
             in_ch = w * Bottleneck.expansion
             blocks += [Bottleneck(in_ch, w, 1, eps) for _ in range(depth - 1)]
             self.add_module(f"layer{i + 1}", nn.Sequential(*blocks))
@@ -110,7 +113,7 @@ class Backbone2D(nn.Module):
 
     def __init__(self, cfg: Backbone2DConfig, d_model: int) -> None:
         super().__init__()
-        self.body = ResNetBody(cfg.depths, cfg.width, cfg.bn_eps)
+        self.body = ResNetBody(cfg.depths, cfg.width, cfg.bn_eps, cfg.output_stride)
         self.input_proj = nn.Conv2d(self.body.out_channels, d_model, kernel_size=1)
         if cfg.weights:
             self.load_resnet_weights(cfg.weights)
