@@ -236,3 +236,26 @@ def test_two_process_gloo_ddp_metrics_equal_a_single_process_evaluation(tmp_path
     single = json.loads(out.read_text())
     for key in ("m_tIoU", "m_vIoU"):  # rank 1's shard was predicted by the same EMA as rank 0's
         assert single[key] == pytest.approx(float(logged[f"test/{key}"]), abs=1e-6), key
+
+
+def test_init_loads_pretrained_parts_and_records_them(tmp_path, capsys):
+    """`--init backbone2d=PTH` (a `tastvg pretrain` checkpoint) loads before training and is
+    recorded in the run's config; bad parts and missing files fail in one line."""
+    import torch
+    import yaml
+
+    from tastvg.models import build_model
+
+    body = build_model("tiny").backbone2d.body.state_dict()
+    pretrained = {k: torch.full_like(v, 0.01) if v.is_floating_point() else v for k, v in body.items()}
+    torch.save(pretrained, tmp_path / "b2d.pth")
+    run = tmp_path / "run"
+    assert main([*train(run, "train.max_steps=1"), "--init", f"backbone2d={tmp_path / 'b2d.pth'}"]) == 0
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    assert saved["model"]["backbone2d"]["weights"] == str(tmp_path / "b2d.pth")
+    state = load_checkpoint(run / "last.pth")
+    bn = "backbone2d.body.bn1.weight"  # frozen batch norm: still exactly the loaded value
+    assert torch.equal(state["model"][bn], pretrained[bn.removeprefix("backbone2d.body.")])
+    capsys.readouterr()
+    assert "PART one of backbone2d, video_swin, text" in fails([*train(tmp_path / "r2"), "--init", "decoder=x.pth"], capsys)
+    assert "no such file" in fails([*train(tmp_path / "r3"), "--init", "video_swin=/nonexistent.pth"], capsys)

@@ -3,6 +3,8 @@
     tastvg train --config synth --data-root data_samples/synth --out runs/synth
     tastvg train --config paper-hcstvg --data-root data/hc-stvg --tokenizer model_zoo/roberta-base \\
         --out runs/hcstvg optim.epochs=90 train.amp=bf16
+    tastvg train --config synth-motion --data-root data/synth --out runs/synth-pre \
+        --init backbone2d=results/pretrain/synth_backbone2d.pth --init video_swin=results/pretrain/synth-motion_video_swin.pth
     torchrun --nproc_per_node 8 --max-restarts 3 -m tastvg.train --config paper-hcstvg \
         --data-root data/hc-stvg ... --resume auto
 
@@ -25,7 +27,7 @@ import time
 from pathlib import Path
 
 from tastvg.config import available_presets
-from tastvg.train.setup import RECIPE_FIELDS, launch, resolve_run
+from tastvg.train.setup import RECIPE_FIELDS, init_overrides, launch, resolve_run
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -52,6 +54,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="initialise from MDETR's pre-training (pretrained_resnet101_checkpoint.pth, a local "
                              "file) as the official training does: ResNet, RoBERTa, resizer, input_proj, encoder, "
                              "box head and the matching spatial-decoder parts; ignored with --resume")
+    parser.add_argument("--init", action="append", default=[], metavar="PART=PTH",
+                        help="load a pretrained part before training: backbone2d=PTH (a ResNet state_dict, e.g. "
+                             "`tastvg pretrain backbone2d` output), video_swin=PTH, text=DIR; the same as "
+                             "PART.weights=PTH, recorded in the run's config; repeatable")
     parser.add_argument("--resume", nargs="?", const="yes", default="no", metavar="auto",
                         help="continue from RUN_DIR/last.pth; `--resume auto`: continue if it exists, else start "
                              "(for torchrun --max-restarts and pre-emptible jobs)")
@@ -74,7 +80,8 @@ def resume_mode(args: argparse.Namespace) -> str:
 
 def resolve(args: argparse.Namespace):
     """Model config, data config, loop config and dataset name of the parsed arguments."""
-    return resolve_run(args.config, args.data_root, args.overrides, args.dataset, args.init_mdetr)
+    inits = [f"{key}={path}" for key, path in init_overrides(args.init).items()]
+    return resolve_run(args.config, args.data_root, [*args.overrides, *inits], args.dataset, args.init_mdetr)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -30,6 +30,28 @@ PRESET_DATASET = {"paper-hcstvg": "hcstvg", "paper-hcstvg2": "hcstvg2", "paper-v
 RECIPE_FIELDS = {"recipe", "group_rules", "lrs", *(f.name for f in dataclasses.fields(OptimConfig))}
 
 
+# `tastvg train --init PART=PTH`: which config field loads a pretrained part (synthetic pretraining
+# writes these files: `tastvg pretrain backbone2d|video-swin`; or torchvision / Kinetics weights)
+INIT_PARTS = {"backbone2d": "backbone2d.weights", "video_swin": "video_swin.weights", "text": "text.weights"}
+
+
+def init_overrides(items: Sequence[str]) -> dict[str, str]:
+    """``["backbone2d=results/pretrain/synth_backbone2d.pth", ...]`` -> ``{"backbone2d.weights": path}``,
+    each part known and each file (a folder for ``text``) present, or one clear exit. The paths go
+    into the run's config, so ``config.yaml`` records where the run started."""
+    out: dict[str, str] = {}
+    for item in items:
+        part, sep, path = item.partition("=")
+        if not sep or part not in INIT_PARTS:
+            raise SystemExit(f"error: --init {item!r}: expected PART=PATH with PART one of {', '.join(INIT_PARTS)}")
+        exists = Path(path).is_dir() if part == "text" else Path(path).is_file()
+        if not exists:
+            raise SystemExit(f"error: --init {part}={path}: no such {'folder' if part == 'text' else 'file'} "
+                             f"(`tastvg pretrain` writes backbone checkpoints)")
+        out[INIT_PARTS[part]] = path
+    return out
+
+
 def resolve_run(config: str | Path, data_root: Path, overrides: Sequence[str] | Mapping[str, Any],
                 dataset: str | None = None, init_mdetr: Path | None = None) -> tuple[TASTVGConfig, Any, Any, str]:
     """Model config, data config, loop config and dataset name, or a clear exit.
