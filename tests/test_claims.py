@@ -149,4 +149,6 @@ def test_seed_differences() -> None:
     dev = cl.seed_differences(records, ["theta_0.5", "delta_0"], metrics=["m_tIoU"])
     assert list(dev.index) == [("theta_0.5", 0), ("theta_0.5", 1), ("delta_0", 0), ("delta_0", 1), ("delta_0", 2)]
     assert list(dev["m_tIoU"]) == pytest.approx([-2.0, 0.0, 0.0, 2.0, -2.0])
-    assert cl.seed_differences(records, [], metrics=["m_tIoU"]).empty
+    assert list(dev.unstack("seed").index) == ["theta_0.5", "delta_0"]  # the order given, not sorted
+    empty = cl.seed_differences(records, [], metrics=["m_tIoU"])
+    assert empty.empty and list(empty.columns) == ["m_tIoU"] and list(empty.index.names) == ["variant", "seed"]

@@ -237,15 +237,18 @@ def claims_table(records: Iterable[Mapping[str, Any]], claims: Sequence[Claim] =
 def seed_differences(records: Iterable[Mapping[str, Any]], variants: Sequence[str], reference: str = "baseline",
                      metrics: Sequence[str] = CLAIM_METRICS, scale: float = 100.0) -> Any:
     """Per-seed differences ``variant − reference`` (points): a DataFrame indexed by
-    ``(variant, seed)`` with one column per metric, over the seeds both runs have."""
+    ``(variant, seed)`` (variants in the order given) with one column per metric, over the seeds
+    both runs have."""
     import pandas as pd
 
     records = list(records)
-    rows = []
+    frames = {}
     for v in variants:
         diffs = {m: paired_difference(records, v, reference, m, scale) for m in metrics}
         seeds = sorted(set.intersection(*(set(d.seeds) for d in diffs.values()))) if diffs else []
-        for s in seeds:
-            rows.append({"variant": v, "seed": s,
-                         **{m: d.differences[d.seeds.index(s)] for m, d in diffs.items()}})
-    return pd.DataFrame(rows, columns=["variant", "seed", *metrics]).set_index(["variant", "seed"])
+        if seeds:
+            frames[v] = pd.DataFrame({m: [d.differences[d.seeds.index(s)] for s in seeds] for m, d in diffs.items()},
+                                     index=pd.Index(seeds, name="seed"), columns=list(metrics))
+    if not frames:
+        return pd.DataFrame(columns=list(metrics), index=pd.MultiIndex.from_tuples([], names=["variant", "seed"]))
+    return pd.concat(frames, names=["variant"])
