@@ -27,7 +27,7 @@ from tastvg.experiments.ladder import (ProbeResult, attention_on_target, box_on_
                                        group_split, linear_probe, probe_motion_per_frame, probe_subject_attributes,
                                        roc_auc, scene_labels, train_asa_probe, train_tts_probe, tts_span_auc)
 from tastvg.experiments.probes import analyse
-from tastvg.experiments.runner import (AblationTask, Setup, _claim, code_version, detail_path, is_finished,
+from tastvg.experiments.runner import (Setup, _claim, code_version, detail_path, is_finished,
                                        prepare_data, run_grid, run_one, run_path, sweep_tts_at_test_time)
 from tastvg.experiments.summary import format_summary, load_records, summarize, write_summary
 
@@ -38,6 +38,6 @@ __all__ = [
     "ProbeResult", "attention_on_target", "box_on_target", "frame_difference_features", "group_split",
     "linear_probe", "probe_motion_per_frame", "probe_subject_attributes", "roc_auc", "scene_labels",
     "train_asa_probe", "train_tts_probe", "tts_span_auc", "analyse",
-    "AblationTask", "Setup", "code_version", "detail_path", "is_finished", "prepare_data", "run_grid", "run_one",
+    "Setup", "code_version", "detail_path", "is_finished", "prepare_data", "run_grid", "run_one",
     "run_path", "sweep_tts_at_test_time", "format_summary", "load_records", "summarize", "write_summary",
 ]

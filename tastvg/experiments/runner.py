@@ -95,26 +95,6 @@ def prepare_data(setup: Setup, cache: Path) -> Path:
 
 
 # ------------------------------------------------------------------------------------ one run
-class AblationTask:
-    """``GroundingTask`` whose predictions pass the targets when the model needs them (oracle)."""
-
-    def __new__(cls, criterion, device, oracle: bool):
-        from tastvg.train.task import GroundingTask, to_device
-        from tastvg.postprocess import metas_from_batch, postprocess
-
-        class _Task(GroundingTask):
-            def predict(self, model, batch):  # the single-clip synth path, with targets for the oracle
-                if not oracle:
-                    return super().predict(model, batch)
-                batch = to_device(batch, self.device)
-                out = model(batch["frames"], batch["frame_pad"], batch["text_ids"], batch["text_mask"],
-                            batch["targets"], image_pad=batch["image_pad"])
-                return postprocess({k: v.float() if hasattr(v, "is_floating_point") and v.is_floating_point() else v
-                                    for k, v in out.items()}, metas_from_batch(batch))
-
-        return _Task(criterion, device, split_test=False)
-
-
 def run_one(variant: str, seed: int, setup: Setup, out: Path, cache: Path,
             overrides: Optional[dict[str, Any]] = None, progress: bool = False) -> dict[str, Any]:
     """Train and evaluate one (variant, seed); write and return its JSON record."""
@@ -132,6 +112,7 @@ def run_one(variant: str, seed: int, setup: Setup, out: Path, cache: Path,
     from tastvg.train.distributed import DistInfo
     from tastvg.models import PARAM_GROUP_PREFIXES
     from tastvg.train.engine import Trainer, TrainConfig
+    from tastvg.train.task import GroundingTask
 
     overrides = VARIANTS[variant] if overrides is None else overrides
     torch.set_num_threads(setup.threads)
@@ -149,7 +130,8 @@ def run_one(variant: str, seed: int, setup: Setup, out: Path, cache: Path,
     torch.manual_seed(seed)
     np.random.seed(seed)
     device = torch.device("cpu")
-    task = AblationTask(TASTVGLoss(cfg.loss, cfg.model), device, oracle=cfg.model.query_init == "oracle")
+    # the single-clip synth path; an oracle model gets the targets at prediction time too
+    task = GroundingTask(TASTVGLoss(cfg.loss, cfg.model), device, split_test=False)
     work = Path(cache) / "work" / setup.key() / variant / f"seed{seed}"
     shutil.rmtree(work, ignore_errors=True)
     trainer = Trainer(build_model(cfg), task, train_set, test_set, collate, train_cfg, work,

@@ -4,6 +4,11 @@ Batches are those of :func:`tastvg.data.collate.collate_stvg` with a tokenizer (
 ``text_mask``). At test time each video's 2x-dense clip is split into its two interleaved
 sub-clips (even and odd positions), both go through the model as separate rows, and
 :func:`tastvg.postprocess.postprocess` merges them into one tube per video.
+
+A model whose query initialisation reads the ground truth (``needs_targets``: the oracle
+queries) gets the batch's targets at prediction time too (:func:`needs_targets`); every caller of
+:meth:`GroundingTask.predict` (the trainer's evaluation, the ablation runner, checkpoint
+prediction) thus handles it through this one path.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from tastvg.data.sampling import split_interleaved
 from tastvg.losses import TASTVGLoss
 from tastvg.postprocess import metas_from_batch, postprocess
 from tastvg.train.distributed import all_reduce_mean
+from tastvg.train.ema import unwrap
 
 LOGGED_TERMS = ("loss_bbox", "loss_giou", "loss_sted", "loss_actioness",
                 "logits_f_m", "logits_f_a", "logits_r_a", "logits_r_m")
@@ -36,17 +42,27 @@ def to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
     return out
 
 
+def needs_targets(model: nn.Module) -> bool:
+    """Whether ``model``'s query initialisation reads ground-truth targets at every forward
+    (``model.query_init.needs_targets``: the oracle queries), looking through a DDP or EMA wrapper."""
+    return bool(getattr(getattr(unwrap(model), "query_init", None), "needs_targets", False))
+
+
 def split_batch_interleaved(batch: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """``[B, T]`` dense test clips -> ``[2B, ceil(T/2)]`` sub-clips (even positions, then odd).
 
     Returns the new model inputs and one ``meta`` per row for ``postprocess`` (``video_id``,
-    original ``frame_ids`` of the valid frames, original ``width`` / ``height``).
+    original ``frame_ids`` of the valid frames, original ``width`` / ``height``). The inputs
+    hold the sub-clips' ``targets`` too (``boxes`` [2B, T', 4], ``actioness`` [2B, T'], zero on
+    padding), for a model that reads them (:func:`needs_targets`).
     """
     frames, pad = batch["frames"], batch["frame_pad"]
     b, t = pad.shape
     half = (t + 1) // 2
     new_frames = frames.new_zeros((2 * b, half, *frames.shape[2:]))
     new_pad = torch.ones(2 * b, half, dtype=torch.bool, device=pad.device)
+    boxes = batch["targets"]["boxes"].new_zeros((2 * b, half, 4)) if "boxes" in batch["targets"] else None
+    actioness = batch["targets"]["actioness"].new_zeros((2 * b, half)) if "actioness" in batch["targets"] else None
     metas: list[dict[str, Any]] = []
     rows = []
     for i in range(b):
@@ -59,6 +75,10 @@ def split_batch_interleaved(batch: dict[str, Any]) -> tuple[dict[str, Any], list
             r = len(rows)
             new_frames[r, : len(positions)] = frames[i, positions]
             new_pad[r, : len(positions)] = False
+            if boxes is not None:
+                boxes[r, : len(positions)] = batch["targets"]["boxes"][i, positions]
+            if actioness is not None:
+                actioness[r, : len(positions)] = batch["targets"]["actioness"][i, positions]
             rows.append(i)
             metas.append({"video_id": batch["item_ids"][i], "frame_ids": [ids[p] for p in positions],
                           "width": w, "height": h})
@@ -66,7 +86,8 @@ def split_batch_interleaved(batch: dict[str, Any]) -> tuple[dict[str, Any], list
     inputs = {"frames": new_frames, "frame_pad": new_pad,
               "text_ids": batch["text_ids"].index_select(0, index),
               "text_mask": batch["text_mask"].index_select(0, index),
-              "image_pad": batch["image_pad"].index_select(0, index)}
+              "image_pad": batch["image_pad"].index_select(0, index),
+              "targets": {k: v for k, v in (("boxes", boxes), ("actioness", actioness)) if v is not None}}
     return inputs, metas
 
 
@@ -93,13 +114,15 @@ class GroundingTask:
 
     @torch.no_grad()
     def predict(self, model: nn.Module, batch: dict[str, Any]) -> dict[str, dict]:
+        """``{video_id: tube}`` of a batch; the targets go in only when :func:`needs_targets`."""
         batch = to_device(batch, self.device)
         if self.split_test:
             inputs, metas = split_batch_interleaved(batch)
         else:
-            inputs = {k: batch[k] for k in ("frames", "frame_pad", "text_ids", "text_mask", "image_pad")}
+            inputs = {k: batch[k] for k in ("frames", "frame_pad", "text_ids", "text_mask", "image_pad", "targets")}
             metas = metas_from_batch(batch)
-        out = model(inputs["frames"], inputs["frame_pad"], inputs["text_ids"], inputs["text_mask"],
+        targets = inputs["targets"] if needs_targets(model) else None
+        out = model(inputs["frames"], inputs["frame_pad"], inputs["text_ids"], inputs["text_mask"], targets,
                     image_pad=inputs["image_pad"])
         out = {k: (v.float() if isinstance(v, Tensor) and v.is_floating_point() else v) for k, v in out.items()}
         return postprocess(out, metas)
