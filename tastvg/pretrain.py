@@ -36,6 +36,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from tastvg.boxes import box_centre_cell, box_xyxy_to_cxcywh
+
 KINDS = ("video-swin", "backbone2d")
 APPEARANCE_GROUPS = ("size", "texture", "colour", "shape")
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)  # the data pipeline's normalisation
@@ -57,12 +59,11 @@ class PretrainSetup:
 
 
 def cell_of(boxes: np.ndarray, side: int, grid: tuple[int, int]) -> np.ndarray:
-    """Grid cell (row-major index) holding each box centre; ``boxes`` [..., 4] ``xyxy`` px."""
-    h, w = grid
-    cx, cy = (boxes[..., 0] + boxes[..., 2]) / 2, (boxes[..., 1] + boxes[..., 3]) / 2
-    i = np.clip((cy / side * h).astype(int), 0, h - 1)
-    j = np.clip((cx / side * w).astype(int), 0, w - 1)
-    return i * w + j
+    """Grid cell (row-major index) holding each box centre; ``boxes`` [..., 4] ``xyxy`` px of a
+    ``side x side`` frame -> [...] int (:func:`tastvg.boxes.box_centre_cell` of the centre,
+    which is computed before dividing by ``side``)."""
+    centre = box_xyxy_to_cxcywh(torch.from_numpy(np.asarray(boxes))) / side
+    return box_centre_cell(centre, *grid).numpy()
 
 
 def dense_targets(seed: int, index: int, knobs: Any, grid: tuple[int, int]) -> dict[str, np.ndarray]:

@@ -101,6 +101,48 @@ def test_attention_and_box_on_target():
     assert r["target_wins"] == 0.5 and r["chance"] == 0.5 and r["iou_target"] == 0.5
 
 
+def old_box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The ladder's own IoU before it used tastvg.boxes (areas clipped, union floored at 1e-12)."""
+    x1, y1 = np.maximum(a[..., 0], b[..., 0]), np.maximum(a[..., 1], b[..., 1])
+    x2, y2 = np.minimum(a[..., 2], b[..., 2]), np.minimum(a[..., 3], b[..., 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    area = lambda z: np.clip(z[..., 2] - z[..., 0], 0, None) * np.clip(z[..., 3] - z[..., 1], 0, None)  # noqa: E731
+    return inter / np.maximum(area(a) + area(b) - inter, 1e-12)
+
+
+def test_box_on_target_matches_the_old_iou_with_empty_boxes():
+    rng = np.random.default_rng(0)
+    corners = rng.uniform(0, 64, (5, 3, 7, 2, 2))  # 5 videos, 3 actors, 7 frames
+    actors = np.concatenate([corners.min(3), corners.max(3)], -1)  # [5, A, T, 4]
+    actors[0, 1, :3] = 0  # an actor with no silhouette on some frames (render writes zeros)
+    pred = actors[:, 0] + rng.normal(0, 3, (5, 7, 4))
+    pred[:, :, 2:] = np.maximum(pred[:, :, 2:], pred[:, :, :2])  # no inverted boxes
+    pred[0, :3] = 0  # an empty prediction where that actor is empty too: zero union -> IoU 0
+    targets = [0, 1, 2, 0, 1]
+    r = L.box_on_target(list(pred), list(actors), targets)
+    ious = [old_box_iou(p[None], a).mean(1) for p, a in zip(pred, actors)]
+    assert r["target_wins"] == np.mean([int(np.argmax(i)) == t for i, t in zip(ious, targets)])
+    assert abs(r["iou_target"] - np.mean([i[t] for i, t in zip(ious, targets)])) < 1e-12
+
+
+def test_scene_labels_cells_are_the_box_centre_cells():
+    from tastvg.data.synth import SynthKnobs
+
+    k = SynthKnobs(size=48, frames=12, distractors=2)
+    for index in range(3):
+        for grid in ((2, 2), (3, 4)):
+            lab = L.scene_labels(1, index, k, grid)
+            h, w = grid
+            ref = np.zeros_like(lab["cell_action"])
+            for a in range(len(lab["boxes"])):  # the loop as it was written before (python floats)
+                for t in np.flatnonzero(lab["in_action"][a]):
+                    bx = lab["boxes"][a, t]
+                    cx, cy = (bx[0] + bx[2]) / 2, (bx[1] + bx[3]) / 2
+                    i, j = min(int(cy / 48 * h), h - 1), min(int(cx / 48 * w), w - 1)
+                    ref[t, i * w + j] = 1 + lab["action"][a]
+            assert np.array_equal(lab["cell_action"], ref)
+
+
 def test_scene_labels_agree_with_the_annotation():
     from tastvg.data.synth import SynthKnobs, make_video
 

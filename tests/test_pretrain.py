@@ -32,6 +32,32 @@ def test_cell_of():
     assert P.cell_of(boxes, 32, (2, 2)).tolist() == [0, 1, 2]
 
 
+def old_cell_of(boxes: np.ndarray, side: int, grid: tuple[int, int]) -> np.ndarray:
+    """``cell_of`` as it was written before it used tastvg.boxes (numpy, the reference)."""
+    h, w = grid
+    cx, cy = (boxes[..., 0] + boxes[..., 2]) / 2, (boxes[..., 1] + boxes[..., 3]) / 2
+    i = np.clip((cy / side * h).astype(int), 0, h - 1)
+    j = np.clip((cx / side * w).astype(int), 0, w - 1)
+    return i * w + j
+
+
+@pytest.mark.parametrize("side", [32, 48, 60, 64, 100])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cell_of_is_box_centre_cell_bit_for_bit(side: int, dtype) -> None:
+    rng = np.random.default_rng(side)
+    corners = rng.uniform(0, side, (2000, 2, 2))
+    boxes = np.concatenate([corners.min(1), corners.max(1)], -1)  # [2000, 4] xyxy
+    ints = rng.integers(0, side + 1, (2000, 2, 2)).astype(float)  # integer pixels, as the renderer writes
+    boxes = np.concatenate([boxes, np.concatenate([ints.min(1), ints.max(1)], -1)])
+    for grid in ((2, 2), (3, 4), (4, 4), (7, 5)):
+        h, w = grid  # centres exactly on every cell edge, and on the frame's edges
+        edges = [(side * i / h, side * j / w) for i in range(h + 1) for j in range(w + 1)]
+        on_edge = np.array([[x - 1, y - 1, x + 1, y + 1] for y, x in edges] + [[x, y, x, y] for y, x in edges])
+        b = np.concatenate([boxes, on_edge]).astype(dtype)
+        assert np.array_equal(P.cell_of(b, side, grid), old_cell_of(b, side, grid)), (side, grid)
+        assert P.cell_of(b.reshape(-1, 2, 4)[:3], side, grid).shape == (3, 2)
+
+
 def test_pretrain_both_kinds_save_and_load(tmp_path):
     from tastvg.models.backbone2d import Backbone2D
     from tastvg.models.video_swin import VideoSwin

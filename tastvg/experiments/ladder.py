@@ -259,23 +259,18 @@ def train_asa_probe(tokens: Tensor, query_ids: Tensor, labels: Tensor, target_ce
     return on | {"attribute_exact": float(exact), "loss_last": loss.item()}
 
 
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of ``xyxy`` boxes, broadcast over leading dims ([..., 4] each)."""
-    x1, y1 = np.maximum(a[..., 0], b[..., 0]), np.maximum(a[..., 1], b[..., 1])
-    x2, y2 = np.minimum(a[..., 2], b[..., 2]), np.minimum(a[..., 3], b[..., 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area = lambda z: np.clip(z[..., 2] - z[..., 0], 0, None) * np.clip(z[..., 3] - z[..., 1], 0, None)  # noqa: E731
-    return inter / np.maximum(area(a) + area(b) - inter, 1e-12)
-
-
 def box_on_target(pred: Sequence[np.ndarray], actors: Sequence[np.ndarray], targets: Sequence[int]) -> dict[str, float]:
     """Rung 4 for boxes. Per video, ``pred`` [T, 4] and every actor's boxes ``actors`` [A, T, 4]
     (``xyxy``, same frames): the actor with the highest mean IoU is the one the model "chose".
     Returns the share of videos where that is the target, chance (mean 1 / A), and the mean IoU
-    with the target and with the best distractor."""
+    with the target and with the best distractor. IoU is :func:`tastvg.boxes.box_iou_pairs`; a
+    frame where both boxes are empty (zero union) counts as IoU 0."""
+    from tastvg.boxes import box_iou_pairs
+
     wins, chance, on_t, on_d = [], [], [], []
     for p, a, t in zip(pred, actors, targets):
-        iou = box_iou(np.asarray(p, float)[None], np.asarray(a, float)).mean(1)  # [A]
+        p_t, a_t = torch.as_tensor(np.asarray(p, float)), torch.as_tensor(np.asarray(a, float))
+        iou = box_iou_pairs(p_t[None], a_t).nan_to_num(0.0).mean(1).numpy()  # [A]
         wins.append(int(np.argmax(iou)) == t)
         chance.append(1.0 / len(a))
         on_t.append(iou[t])
@@ -293,6 +288,7 @@ def scene_labels(seed: int, index: int, knobs: Any, grid: tuple[int, int] = (2, 
     ``target`` (index), ``action`` [A] (motion ids) and ``cell_action`` [T, h*w]: per token cell
     and frame, 1 + the motion id of the actor whose box centre lies in the cell while it is in
     its span, else 0 (the dense motion-state label of synthetic pretraining)."""
+    from tastvg.boxes import box_centre_cell, box_xyxy_to_cxcywh
     from tastvg.data.synth import make_scene
     from tastvg.data.synth_scene import MOTION, offsets, render
 
@@ -310,10 +306,8 @@ def scene_labels(seed: int, index: int, knobs: Any, grid: tuple[int, int] = (2, 
         step = np.abs(np.diff(pose, axis=0)).max(1) > 1e-6  # [T-1]: frame t -> t+1 differs
         changing[k, 1:] |= step
         changing[k, :-1] |= step
-        for t in range(s, e + 1):
-            cx, cy = (boxes[k, t, 0] + boxes[k, t, 2]) / 2, (boxes[k, t, 1] + boxes[k, t, 3]) / 2
-            i, j = min(int(cy / side * h), h - 1), min(int(cx / side * w), w - 1)
-            cells[t, i * w + j] = 1 + MOTION.index(actor.action)
+        centre = box_xyxy_to_cxcywh(torch.from_numpy(boxes[k, s:e + 1])) / side  # [frames, 4] normalised
+        cells[np.arange(s, e + 1), box_centre_cell(centre, h, w).numpy()] = 1 + MOTION.index(actor.action)
     return {"in_action": in_action, "changing": changing, "boxes": boxes, "target": np.array(scene.target),
             "action": np.array([MOTION.index(a.action) for a in scene.actors]), "cell_action": cells}
 
