@@ -88,6 +88,39 @@ class TASTVGLoss(nn.Module):
         return {"loss_bbox": l1, "loss_giou": giou, "loss_sted": sted_loss(out["pred_sted"], gt, valid, self.cfg.sigma),
                 "loss_actioness": _masked_mean(bce, valid)}
 
+    def asa_terms(self, outputs: dict[str, Any], targets: dict[str, Tensor]) -> dict[str, Tensor]:
+        """The two ASA terms ``logits_r_a`` / ``logits_r_m`` alone (unweighted), e.g. for an ASA
+        module trained on its own. ``outputs["frame_pad"]`` [B, T] and, for ``activation =
+        "attribute"``, ``logits_r_a`` [B, APP] / ``logits_r_m`` [B, MOT] (BCE against ``attr_app``
+        / ``attr_mot``); for ``"instance"``, ``map_app`` / ``map_mot`` [B, T, N], ``feature_hw``
+        and ``feature_sizes`` (BCE against the GT box's token mask, on ground-truth frames). A key
+        that is absent (a branch switched off) gives no term."""
+        terms: dict[str, Tensor] = {}
+        if self.model_cfg.activation == "attribute":
+            for key, tkey in (("logits_r_a", "attr_app"), ("logits_r_m", "attr_mot")):
+                if key in outputs:
+                    if tkey not in targets:
+                        raise ValueError(f"targets need '{tkey}' (multi-hot [B, V]) for the ASA loss '{key}'")
+                    terms[key] = F.binary_cross_entropy_with_logits(outputs[key], targets[tkey].to(outputs[key].dtype))
+        elif "map_app" in outputs or "map_mot" in outputs:
+            valid = ~outputs["frame_pad"]
+            gt = (targets["actioness"] > 0.5) & valid
+            h, w = outputs["feature_hw"]
+            sizes = outputs.get("feature_sizes") or [(h, w)] * valid.shape[0]
+            dtype = outputs.get("map_app", outputs.get("map_mot")).dtype
+            mask = box_token_mask_grid(targets["boxes"].to(dtype), sizes, h, w)  # [B, T, N]
+            cells = mask.new_zeros(len(sizes), h, w)  # each video's valid tokens
+            for i, (hi, wi) in enumerate(sizes):
+                cells[i, :hi, :wi] = 1
+            cells = cells.flatten(1)
+            for key, mkey in (("logits_r_a", "map_app"), ("logits_r_m", "map_mot")):
+                if mkey not in outputs:
+                    continue
+                bce = F.binary_cross_entropy(outputs[mkey].clamp(1e-6, 1 - 1e-6), mask, reduction="none")
+                bce = (bce * cells[:, None]).sum(-1) / cells.sum(-1)[:, None]  # mean over valid tokens
+                terms[key] = _masked_mean(bce, gt)
+        return terms
+
     def forward(self, outputs: dict[str, Any], targets: dict[str, Tensor],
                 num_boxes: float | Tensor | None = None) -> dict[str, Tensor]:
         """Unweighted terms plus their weighted sum ``loss``. ``num_boxes``: GT boxes over all ranks / world size
@@ -107,27 +140,7 @@ class TASTVGLoss(nn.Module):
             if key in outputs:
                 bce = F.binary_cross_entropy_with_logits(outputs[key], act.to(outputs[key].dtype), reduction="none")
                 terms[key] = _masked_mean(bce, valid)
-        if self.model_cfg.activation == "attribute":
-            for key, tkey in (("logits_r_a", "attr_app"), ("logits_r_m", "attr_mot")):
-                if key in outputs:
-                    if tkey not in targets:
-                        raise ValueError(f"targets need '{tkey}' (multi-hot [B, V]) for the ASA loss '{key}'")
-                    terms[key] = F.binary_cross_entropy_with_logits(outputs[key], targets[tkey].to(outputs[key].dtype))
-        elif "map_app" in outputs or "map_mot" in outputs:
-            h, w = outputs["feature_hw"]
-            sizes = outputs.get("feature_sizes") or [(h, w)] * valid.shape[0]
-            dtype = outputs.get("map_app", outputs.get("map_mot")).dtype
-            mask = box_token_mask_grid(targets["boxes"].to(dtype), sizes, h, w)  # [B, T, N]
-            cells = mask.new_zeros(len(sizes), h, w)  # each video's valid tokens
-            for i, (hi, wi) in enumerate(sizes):
-                cells[i, :hi, :wi] = 1
-            cells = cells.flatten(1)
-            for key, mkey in (("logits_r_a", "map_app"), ("logits_r_m", "map_mot")):
-                if mkey not in outputs:
-                    continue
-                bce = F.binary_cross_entropy(outputs[mkey].clamp(1e-6, 1 - 1e-6), mask, reduction="none")
-                bce = (bce * cells[:, None]).sum(-1) / cells.sum(-1)[:, None]  # mean over valid tokens
-                terms[key] = _masked_mean(bce, gt)
+        terms.update(self.asa_terms(outputs, targets))
         total = terms["loss_bbox"].new_zeros(())
         for k, v in terms.items():
             base = k.rsplit("_", 1)[0] if k[-1].isdigit() else k

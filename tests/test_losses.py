@@ -130,3 +130,27 @@ def test_sted_loss_is_finite_and_equal_for_half_precision_logits():
     half = sted_loss(logits.half(), gt, valid, sigma=1.0)
     assert torch.isfinite(half) and half.dtype == torch.float32
     torch.testing.assert_close(half, full, atol=5e-3, rtol=5e-3)
+
+
+def test_asa_terms_alone_equal_those_of_the_full_loss() -> None:
+    import dataclasses
+
+    cfg = load_preset("tiny")
+    g = torch.Generator().manual_seed(1)
+    b, t, h, w = 2, 5, 2, 3
+    pad = torch.tensor([[False] * 5, [False] * 3 + [True] * 2])
+    targets = {"boxes": torch.rand(b, t, 4, generator=g) * 0.4 + 0.3,
+               "actioness": torch.tensor([[0.0, 1.0, 1.0, 1.0, 0.0], [1.0, 1.0, 0.0, 0.0, 0.0]]),
+               "attr_app": (torch.rand(b, 6, generator=g) > 0.5).float(), "attr_mot": torch.zeros(b, 8)}
+    asa = {"frame_pad": pad, "feature_hw": (h, w), "feature_sizes": [(h, w), (2, 2)],
+           "map_app": torch.rand(b, t, h * w, generator=g), "map_mot": torch.rand(b, t, h * w, generator=g),
+           "logits_r_a": torch.randn(b, 6, generator=g), "logits_r_m": torch.randn(b, 8, generator=g)}
+    full = outputs(t, torch.rand(b, t, 4, generator=g) * 0.4 + 0.3, torch.randn(b, t, 2, generator=g),
+                   torch.randn(b, t, generator=g), pad) | asa
+    for activation in ("attribute", "instance"):
+        crit = TASTVGLoss(cfg.loss, dataclasses.replace(cfg.model, activation=activation))
+        alone, terms = crit.asa_terms(asa, targets), crit(full, targets)
+        assert sorted(alone) == ["logits_r_a", "logits_r_m"]
+        assert all(torch.equal(alone[k], terms[k]) for k in alone), activation
+    no_motion = {k: v for k, v in asa.items() if k not in ("map_mot", "logits_r_m")}
+    assert list(crit.asa_terms(no_motion, targets)) == ["logits_r_a"]
