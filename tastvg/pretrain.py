@@ -192,6 +192,8 @@ def pretrain(setup: PretrainSetup, log: Callable[[str], None] = print) -> tuple[
     from tastvg.config import load_preset
 
     cfg = load_preset(setup.preset)
+    # pretraining starts from random weights even when the preset names pretrained ones
+    cfg.backbone2d.weights = cfg.video_swin.weights = None
     torch.manual_seed(setup.seed)
     model = PretrainModel(setup.kind, cfg)
     params = [p for p in model.parameters() if p.requires_grad]

@@ -259,24 +259,26 @@ def train_asa_probe(tokens: Tensor, query_ids: Tensor, labels: Tensor, target_ce
     return on | {"attribute_exact": float(exact), "loss_last": loss.item()}
 
 
-def box_on_target(pred: Sequence[np.ndarray], actors: Sequence[np.ndarray], targets: Sequence[int]) -> dict[str, float]:
+def box_on_target(pred: Sequence[np.ndarray], actors: Sequence[np.ndarray], targets: Sequence[int]) -> dict[str, Any]:
     """Rung 4 for boxes. Per video, ``pred`` [T, 4] and every actor's boxes ``actors`` [A, T, 4]
     (``xyxy``, same frames): the actor with the highest mean IoU is the one the model "chose".
     Returns the share of videos where that is the target, chance (mean 1 / A), and the mean IoU
-    with the target and with the best distractor. IoU is :func:`tastvg.boxes.box_iou_pairs`; a
-    frame where both boxes are empty (zero union) counts as IoU 0."""
+    with the target and with the best distractor, and ``chosen``: the chosen actor's index per
+    video. IoU is :func:`tastvg.boxes.box_iou_pairs`; a frame where both boxes are empty (zero
+    union) counts as IoU 0."""
     from tastvg.boxes import box_iou_pairs
 
-    wins, chance, on_t, on_d = [], [], [], []
+    wins, chance, on_t, on_d, chosen = [], [], [], [], []
     for p, a, t in zip(pred, actors, targets):
         p_t, a_t = torch.as_tensor(np.asarray(p, float)), torch.as_tensor(np.asarray(a, float))
         iou = box_iou_pairs(p_t[None], a_t).nan_to_num(0.0).mean(1).numpy()  # [A]
-        wins.append(int(np.argmax(iou)) == t)
+        chosen.append(int(np.argmax(iou)))
+        wins.append(chosen[-1] == t)
         chance.append(1.0 / len(a))
         on_t.append(iou[t])
         on_d.append(max([iou[j] for j in range(len(a)) if j != t], default=float("nan")))
     return {"target_wins": float(np.mean(wins)), "chance": float(np.mean(chance)),
-            "iou_target": float(np.mean(on_t)), "iou_best_distractor": float(np.nanmean(on_d))}
+            "iou_target": float(np.mean(on_t)), "iou_best_distractor": float(np.nanmean(on_d)), "chosen": chosen}
 
 
 # ------------------------------------------------------------------------------------ labels

@@ -1,0 +1,72 @@
+"""Positive controls (tastvg.experiments.controls) on made-up runs whose answers are known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tastvg.experiments import controls as C
+
+
+def entry(tts, gt, selected, boxes):
+    return {"tts": tts, "gt_frames": gt, "selected": selected,
+            "prediction": {"t_start": 0, "t_end": len(gt) - 1, "boxes": {str(f): b for f, b in boxes.items()}}}
+
+
+def actors(n_frames: int) -> np.ndarray:
+    """Three actors far apart: [A, F, 4] xyxy pixels."""
+    base = np.array([[0, 0, 10, 10], [30, 30, 40, 40], [50, 0, 60, 10]], float)
+    return np.repeat(base[:, None], n_frames, axis=1)
+
+
+def test_tts_auc_is_per_video_and_selected_share_is_averaged():
+    detail = {"v1": entry([0.1, 0.9, 0.8, 0.2], [False, True, True, False], [False, True, True, False], {}),
+              "v2": entry([0.9, 0.1, 0.2, 0.8], [False, True, True, False], [True, True, True, True], {})}
+    r = C.tts_auc_from_detail(detail)
+    assert r["tts_auc"] == pytest.approx(0.5) and r["tts_videos"] == 2  # 1.0 and 0.0
+    assert r["selected_share"] == pytest.approx(0.75)
+    assert r["tts_inside"] == pytest.approx(np.mean([0.9, 0.8, 0.1, 0.2]))
+
+
+def test_boxes_on_actors_counts_the_target_and_the_most_chosen_distractor_slot():
+    a = actors(3)
+    detail = {"v1": entry([0.5] * 3, [True] * 3, [True] * 3, {f: a[0, f].tolist() for f in range(3)}),  # on target 0
+              "v2": entry([0.5] * 3, [True] * 3, [True] * 3, {f: a[1, f].tolist() for f in range(3)}),  # distractor
+              "v3": entry([0.5] * 3, [True] * 3, [True] * 3, {f: a[1, f].tolist() for f in range(3)})}
+    res = C.boxes_on_actors(detail, {"v1": a, "v2": a, "v3": a}, {"v1": 0, "v2": 0, "v3": 2})
+    assert res["target_wins"] == pytest.approx(1 / 3) and res["chance"] == pytest.approx(1 / 3)
+    # v2 (target 0) chose actor 1 = distractor slot 0; v3 (target 2) chose actor 1 = distractor slot 1
+    assert res["distractor_wins_max"] == pytest.approx(1 / 3) and res["videos"] == 3
+
+
+def summary(**over):
+    s = {"m_tIoU": 0.7, "m_vIoU": 0.45, "tts_auc": 0.93, "selected_share": 0.6, "asa_over_chance": 2.5,
+         "attn_over_chance": 1.5, "distractors": 3, "needs_combination": 0.65, "best_blind_m_tIoU": 0.5,
+         "on_actors": {"target_wins": 0.5, "distractor_wins_max": 0.2}}
+    return {**s, **over}
+
+
+def test_thresholds_hold_or_fail_where_they_should():
+    a = {c.name: c.passed for c in C.check_control("a", summary())}
+    assert all(a.values())
+    assert not any(c.passed for c in C.check_control("a", summary(tts_auc=0.89, m_tIoU=0.49)))
+    assert [c.passed for c in C.check_control("b", summary(m_vIoU=0.399))] == [False]
+    c = {ch.name: ch.passed for ch in C.check_control("c", summary())}
+    assert c["decoder attention on the box / chance"] is False  # 1.5x chance < 2x
+    assert all(v for k, v in c.items() if k != "decoder attention on the box / chance")
+    c = {ch.name: ch.passed for ch in C.check_control("c", summary(selected_share=1.0, distractors=1))}
+    assert not c["TTS selected share (must filter)"] and not c["distractors"]
+    assert "fails" in C.check_control("b", summary(m_vIoU=0.1))[0].text()
+
+
+def test_control_summary_reads_a_runner_record():
+    record = {"metrics": {"m_tIoU": 0.6, "m_vIoU": 0.3}, "analysis": {"asa_in_box": 0.5, "attn_in_box_last": 0.25,
+              "box_cells": 0.125}, "train": {"steps": 10}, "setup": {"knobs": {"distractors": 3}},
+              "data": {"needs_combination": 0.7}}
+    detail = {"v": entry([0.1, 0.9], [False, True], [False, True], {})}
+    s = C.control_summary(record, detail, baselines={"const": {"m_tIoU": 0.4, "m_vIoU": 0.1}})
+    assert s["asa_over_chance"] == pytest.approx(4.0) and s["attn_over_chance"] == pytest.approx(2.0)
+    assert s["best_blind_m_tIoU"] == 0.4 and s["tts_auc"] == 1.0 and s["needs_combination"] == 0.7
+    table = C.controls_table({"c": {"run": {**s, "on_actors": {"target_wins": 0.5}}}})
+    assert table.loc[("c", "run"), "m_vIoU"] == pytest.approx(30.0)
+    assert table.loc[("c", "run"), "blind best m_tIoU"] == pytest.approx(40.0)
