@@ -278,7 +278,8 @@ def box_on_target(pred: Sequence[np.ndarray], actors: Sequence[np.ndarray], targ
         on_t.append(iou[t])
         on_d.append(max([iou[j] for j in range(len(a)) if j != t], default=float("nan")))
     return {"target_wins": float(np.mean(wins)), "chance": float(np.mean(chance)),
-            "iou_target": float(np.mean(on_t)), "iou_best_distractor": float(np.nanmean(on_d)), "chosen": chosen}
+            "iou_target": float(np.mean(on_t)), "iou_best_distractor": float(np.nanmean(on_d)) if np.isfinite(on_d).any() else float("nan"),
+            "chosen": chosen}
 
 
 # ------------------------------------------------------------------------------------ labels
