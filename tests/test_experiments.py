@@ -142,4 +142,14 @@ def test_baseline_run_records_test_time_sweeps(tmp_path):
     for name, value in trained.items():
         row = next(r for r in sweeps[name] if r["value"] == value)
         assert {k: row[k] for k in ex.METRICS} == {k: rec["metrics"][k] for k in ex.METRICS}, name
-    assert ex.run_one("zero_queries", 0, TINY, tmp_path / "out", tmp_path / "cache")["test_time_sweeps"] is None
+    zero = ex.run_one("zero_queries", 0, TINY, tmp_path / "out", tmp_path / "cache", keep_weights=True)
+    assert zero["test_time_sweeps"] is None
+    # the kept EMA weights reproduce the run's numbers through `tastvg evaluate --checkpoint`'s path
+    from tastvg.evaluation import evaluate
+    from tastvg.train.predict import predict_from_checkpoint
+
+    path = ex.weights_path(tmp_path / "out", "zero_queries", 0)
+    assert path.stat().st_size < 10_000_000
+    gt, pred = predict_from_checkpoint(path, ex.prepare_data(TINY, tmp_path / "cache"))
+    again = evaluate(gt, pred)
+    assert {k: again[k] for k in ex.METRICS} == pytest.approx({k: zero["metrics"][k] for k in ex.METRICS}, abs=1e-6)  # batch 1 vs 4

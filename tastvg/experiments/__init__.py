@@ -28,7 +28,10 @@ from tastvg.experiments.ladder import (ProbeResult, attention_on_target, box_on_
                                        roc_auc, scene_labels, train_asa_probe, train_tts_probe, tts_span_auc)
 from tastvg.experiments.probes import analyse
 from tastvg.experiments.runner import (Setup, _claim, code_version, detail_path, is_finished,
-                                       prepare_data, run_grid, run_one, run_path, sweep_tts_at_test_time)
+                                       prepare_data, run_grid, run_one, run_path, sweep_tts_at_test_time,
+                                       weights_path)
+from tastvg.experiments.controls import (THRESHOLDS, Check, check_control, control_summary, controls_table,
+                                         load_controls, run_control, summarise_run)
 from tastvg.experiments.summary import format_summary, load_records, summarize, write_summary
 
 __all__ = [
@@ -39,5 +42,6 @@ __all__ = [
     "linear_probe", "probe_motion_per_frame", "probe_subject_attributes", "roc_auc", "scene_labels",
     "train_asa_probe", "train_tts_probe", "tts_span_auc", "analyse",
     "Setup", "code_version", "detail_path", "is_finished", "prepare_data", "run_grid", "run_one",
-    "run_path", "sweep_tts_at_test_time", "format_summary", "load_records", "summarize", "write_summary",
+    "run_path", "sweep_tts_at_test_time", "weights_path", "THRESHOLDS", "Check", "check_control",
+    "control_summary", "controls_table", "load_controls", "run_control", "summarise_run", "format_summary", "load_records", "summarize", "write_summary",
 ]

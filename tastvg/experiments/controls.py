@@ -195,8 +195,8 @@ def run_control(letter: str, name: str, setup: Any, out: Path, cache: Path, seed
     then add its :func:`summarise_run`; returns the summary. ``out`` is ``results/controls/LETTER``."""
     from tastvg.experiments.runner import is_finished, run_one
 
-    if not is_finished(out, name, seed, setup):
-        run_one(name, seed, setup, out, cache, overrides=overrides or {}, progress=False)
+    if not is_finished(out, name, seed, setup):  # the EMA weights are kept: OUT/NAME/seedS.pth
+        run_one(name, seed, setup, out, cache, overrides=overrides or {}, progress=False, keep_weights=True)
     return summarise_run(out, name, setup, cache, seed)
 
 

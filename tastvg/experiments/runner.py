@@ -96,8 +96,12 @@ def prepare_data(setup: Setup, cache: Path) -> Path:
 
 # ------------------------------------------------------------------------------------ one run
 def run_one(variant: str, seed: int, setup: Setup, out: Path, cache: Path,
-            overrides: Optional[dict[str, Any]] = None, progress: bool = False) -> dict[str, Any]:
-    """Train and evaluate one (variant, seed); write and return its JSON record."""
+            overrides: Optional[dict[str, Any]] = None, progress: bool = False,
+            keep_weights: bool = False) -> dict[str, Any]:
+    """Train and evaluate one (variant, seed); write and return its JSON record.
+
+    ``keep_weights`` also writes the EMA weights with the config that rebuilds them to
+    ``OUT/VARIANT/seedS.pth`` (:func:`weights_path`; readable by ``tastvg evaluate --checkpoint``)."""
     import shutil
 
     import numpy as np
@@ -156,6 +160,11 @@ def run_one(variant: str, seed: int, setup: Setup, out: Path, cache: Path,
     path = run_path(out, variant, seed)
     if detail is not None:
         write_json_atomic(detail_path(out, variant, seed), detail)
+    if keep_weights:
+        from tastvg.train.checkpoint import save_weights
+
+        save_weights(weights_path(out, variant, seed), trainer.ema.module.state_dict(),
+                     {"model": cfg.to_dict(), "dataset": "synth", "data": data_cfg.to_dict(), "tokenizer": ""})
     write_json_atomic(path, record)
     shutil.rmtree(work, ignore_errors=True)
     return record
@@ -187,6 +196,11 @@ def sweep_tts_at_test_time(trainer) -> dict[str, list[dict[str, float]]]:
 def run_path(out: Path, variant: str, seed: int) -> Path:
     """``OUT/VARIANT/seedS.json`` (not under a ``runs/`` folder: the repository ignores those)."""
     return Path(out) / variant / f"seed{seed}.json"
+
+
+def weights_path(out: Path, variant: str, seed: int) -> Path:
+    """The EMA weights of a run kept with ``run_one(..., keep_weights=True)``."""
+    return Path(out) / variant / f"seed{seed}.pth"
 
 
 def detail_path(out: Path, variant: str, seed: int) -> Path:

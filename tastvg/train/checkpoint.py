@@ -31,6 +31,8 @@ import torch
 FORMAT = 2
 READABLE_FORMATS = (1, 2)  # format 1: one RNG state (rank 0's) for every rank
 CONVERTED = "converted-official"  # written by `tastvg convert-official`: weights + model config only
+WEIGHTS = "weights"  # a trained model's (EMA) weights + its config only, e.g. the experiment runner's seedS.pth
+WEIGHTS_ONLY = (CONVERTED, WEIGHTS)
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
@@ -142,10 +144,11 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
                          "containers, which are not loaded for safety (is it a checkpoint from elsewhere?)") from err
     except Exception as err:  # a truncated or foreign file
         raise ValueError(f"cannot read checkpoint {path}: truncated or not a .pth file ({first_line(err)})") from err
-    if allow_converted and isinstance(ckpt, dict) and ckpt.get("format") == CONVERTED:
+    if allow_converted and isinstance(ckpt, dict) and ckpt.get("format") in WEIGHTS_ONLY:
         return ckpt
-    if isinstance(ckpt, dict) and ckpt.get("format") == CONVERTED:
-        raise ValueError(f"{path} holds converted official weights: evaluate them with `tastvg evaluate "
+    if isinstance(ckpt, dict) and ckpt.get("format") in WEIGHTS_ONLY:
+        what = "converted official weights" if ckpt["format"] == CONVERTED else "weights only"
+        raise ValueError(f"{path} holds {what}: evaluate them with `tastvg evaluate "
                          "--checkpoint`; a training run cannot resume from them")
     if not isinstance(ckpt, dict) or ckpt.get("format") not in READABLE_FORMATS:
         raise ValueError(
@@ -153,6 +156,16 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
             "through `tastvg convert-official`)"
         )
     return ckpt
+
+
+def save_weights(path: str | os.PathLike, weights: dict[str, torch.Tensor], config: dict[str, Any]) -> Path:
+    """Write a model's weights and the run config that rebuilds it (``{"model": ..., "dataset": ...,
+    "data": ...}``) atomically: a small file that ``tastvg evaluate --checkpoint`` reads (no
+    optimiser or RNG state, so no resume)."""
+    path = Path(path)
+    atomic_torch_save({"format": WEIGHTS, "model": {k: v.detach().cpu() for k, v in weights.items()},
+                       "config": config}, path)
+    return path
 
 
 def first_line(err: BaseException, limit: int = 200) -> str:
