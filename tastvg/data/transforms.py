@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from tastvg.boxes import denormalize_boxes, flip_boxes, scale_boxes  # noqa: F401  (denormalize_boxes: chapter 2)
+from tastvg.boxes import flip_boxes, scale_boxes
 
 _SWAP = re.compile(r"left|right")
 _SWAP_WORD = re.compile(r"\b(left|right)\b")

@@ -17,7 +17,6 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from tastvg.boxes import box_token_mask, box_token_mask_grid  # noqa: F401  (re-exported: their home is tastvg.boxes)
 from tastvg.config import BRANCHES
 from tastvg.models.bca import BCALayer, PredictionHead
 
