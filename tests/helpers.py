@@ -45,3 +45,18 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def recomputed_cross_attention(module, inputs) -> "torch.Tensor":
+    """The spatial decoder's cross-attention as the probes recomputed it in a forward hook before
+    ``return_intermediates`` (heads averaged): the reference the stored weights are checked against.
+    ``inputs`` are the attention module's (q, k, v, key_pad) -> [B*T, S]."""
+    q, k, _, pad = inputs
+    sq, n, dq = q.shape
+    h = module.heads
+    qq = q.reshape(sq, n * h, dq // h).transpose(0, 1) * (dq // h) ** -0.5
+    kk = k.reshape(k.shape[0], n * h, dq // h).transpose(0, 1)
+    a = qq @ kk.transpose(1, 2)
+    if pad is not None:
+        a = a.view(n, h, sq, -1).masked_fill(pad[:, None, None, :], float("-inf")).view(n * h, sq, -1)
+    return a.softmax(-1).view(n, h, -1).mean(1)

@@ -10,6 +10,7 @@ import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from helpers import recomputed_cross_attention  # noqa: E402
 from tastvg.config import config_from_dict, load_preset  # noqa: E402
 from tastvg.data.collate import Collator  # noqa: E402
 from tastvg.data.config import DataConfig  # noqa: E402
@@ -83,15 +84,7 @@ def analyse_with_hooks(model, test_set, collate, predictions: dict, task, keep_d
 
     def hook(name):
         def fn(module, inputs, output):
-            q, k, _, pad = inputs
-            sq, n, dq = q.shape
-            h = module.heads
-            qq = q.reshape(sq, n * h, dq // h).transpose(0, 1) * (dq // h) ** -0.5
-            kk = k.reshape(k.shape[0], n * h, dq // h).transpose(0, 1)
-            a = qq @ kk.transpose(1, 2)
-            if pad is not None:
-                a = a.view(n, h, sq, -1).masked_fill(pad[:, None, None, :], float("-inf")).view(n * h, sq, -1)
-            captured[name] = a.softmax(-1).view(n, h, -1).mean(1)  # [B*T, S] (last call = final pass)
+            captured[name] = recomputed_cross_attention(module, inputs)  # [B*T, S] (last call = final pass)
         return fn
 
     layers = model.spatial_decoder.layers

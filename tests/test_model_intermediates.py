@@ -7,6 +7,7 @@ import torch
 from test_model_golden import flatten, make_batch, make_config
 from torch import nn
 
+from helpers import recomputed_cross_attention
 from tastvg.models import Intermediates, build_model
 from tastvg.models.asa import masked_frame_mean
 from tastvg.models.attention import keeping_attention
@@ -110,18 +111,10 @@ def test_switched_off_modules_leave_fields_empty() -> None:
 
 
 def analysis_hook(captured: list):
-    """The spatial cross-attention as the probes recompute it in a forward hook (heads averaged)."""
+    """The spatial cross-attention as the probes recomputed it in a forward hook (heads averaged)."""
 
     def fn(module, inputs, output):
-        q, k, _, pad = inputs
-        sq, n, dq = q.shape
-        h = module.heads
-        qq = q.reshape(sq, n * h, dq // h).transpose(0, 1) * (dq // h) ** -0.5
-        kk = k.reshape(k.shape[0], n * h, dq // h).transpose(0, 1)
-        a = qq @ kk.transpose(1, 2)
-        if pad is not None:
-            a = a.view(n, h, sq, -1).masked_fill(pad[:, None, None, :], float("-inf")).view(n * h, sq, -1)
-        captured.append(a.softmax(-1).view(n, h, -1).mean(1))  # [B*T, S]
+        captured.append(recomputed_cross_attention(module, inputs))  # [B*T, S]
     return fn
 
 
