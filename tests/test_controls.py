@@ -70,3 +70,22 @@ def test_control_summary_reads_a_runner_record():
     table = C.controls_table({"c": {"run": {**s, "on_actors": {"target_wins": 0.5}}}})
     assert table.loc[("c", "run"), "m_vIoU"] == pytest.approx(30.0)
     assert table.loc[("c", "run"), "blind best m_tIoU"] == pytest.approx(40.0)
+
+
+def test_committed_control_c_weights_rebuild_their_model():
+    """results/controls/c/*/seed0.pth (EMA weights + config, evaluated elsewhere on fresh videos)
+    loads strictly into the model its config builds, with the shipped tokenizer."""
+    from tastvg.config import config_from_dict
+    from tastvg.models import build_model
+    from tastvg.paths import repository_root
+    from tastvg.train.checkpoint import load_checkpoint
+    from tastvg.train.setup import load_tokenizer, preset_dataset
+
+    paths = sorted((repository_root() / "results" / "controls" / "c").glob("*/seed0.pth"))
+    assert paths, "control (c) keeps its EMA weights"
+    for path in paths:
+        state = load_checkpoint(path, allow_converted=True)
+        cfg = config_from_dict(state["config"]["model"])
+        assert preset_dataset(cfg.name) == state["config"]["dataset"] == "synth"
+        build_model(cfg).load_state_dict(state["model"], strict=True)
+        assert load_tokenizer(None, cfg.name).vocab_size <= cfg.text.vocab_size

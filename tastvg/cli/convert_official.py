@@ -35,11 +35,11 @@ def run(args: argparse.Namespace) -> int:
     cfg = resolve_config(args.preset)
     state = convert_official_checkpoint(extract_state_dict(obj, args.key), cfg)
     from tastvg.train.checkpoint import CONVERTED, atomic_torch_save
-    from tastvg.train.setup import PRESET_DATASET
+    from tastvg.train.setup import preset_dataset
 
     dst = Path(args.output)
     # readable by `tastvg evaluate --checkpoint` (the weights serve as both "model" and EMA)
     atomic_torch_save({"format": CONVERTED, "model": state, "source": str(src),
-                       "config": {"model": cfg.to_dict(), "dataset": PRESET_DATASET.get(cfg.name)}}, dst)
+                       "config": {"model": cfg.to_dict(), "dataset": preset_dataset(cfg.name)}}, dst)
     print(f"converted {len(state)} tensors ({sum(v.numel() for v in state.values()):,} numbers) -> {dst}")
     return 0

@@ -25,6 +25,12 @@ from tastvg.io import write_text_atomic
 
 PRESET_DATASET = {"paper-hcstvg": "hcstvg", "paper-hcstvg2": "hcstvg2", "paper-vidstg": "vidstg",
                   "synth": "synth", "tiny": "synth"}
+
+
+def preset_dataset(name: str) -> str | None:
+    """The dataset a preset is made for: :data:`PRESET_DATASET`, and SynthSTVG for every ``synth-*``
+    preset (``synth-motion``, ``synth-pretrained``, ``synth-grid4``, ...); None when unknown."""
+    return PRESET_DATASET.get(name) or ("synth" if name.startswith("synth-") else None)
 # train.* names that are not the run's to set: the recipe (OptimConfig, the model config's `optim`
 # section; "lrs" was TrainConfig's name for its rates) and the parameter-group rules (the model's)
 RECIPE_FIELDS = {"recipe", "group_rules", "lrs", *(f.name for f in dataclasses.fields(OptimConfig))}
@@ -82,7 +88,7 @@ def resolve_run(config: str | Path, data_root: Path, overrides: Sequence[str] | 
             raise SystemExit(f"error: unknown override section {section!r}; use one of {', '.join(known)}")
         by_section.setdefault(section, {})[name] = value
     cfg = apply_overrides(cfg, {k: v for k, v in overrides.items() if k.partition(".")[0] in SECTIONS})
-    dataset = dataset or PRESET_DATASET.get(cfg.name)
+    dataset = dataset or preset_dataset(cfg.name)
     if dataset is None:
         raise SystemExit(f"error: cannot tell the dataset of config {cfg.name!r}: pass --dataset")
     data_cfg = replace_fields(DataConfig.for_dataset(dataset), {"app_num": cfg.model.app_num,
@@ -103,7 +109,7 @@ def load_tokenizer(path: Path | None, preset: str):
     from transformers import AutoTokenizer
 
     if path is None:
-        if preset not in ("synth", "tiny"):
+        if preset_dataset(preset) != "synth":  # the small presets read the shipped SynthSTVG tokenizer
             raise SystemExit(f"error: preset {preset!r} needs --tokenizer DIR (a local roberta-base folder)")
         from tastvg.paths import data_samples_dir
 
