@@ -64,7 +64,8 @@ class Bottleneck(nn.Module):
 
 
 class ResNetBody(nn.Module):
-    """Stem + four stages; returns the stride-32 ``layer4`` map only."""
+    """Stem + four stages; returns the ``layer4`` map only (stride 32, or 16 with ``output_stride=16``:
+    layer4 then keeps stride 1, a departure from the official ResNet for small frames)."""
 
     def __init__(self, depths: list[int], width: int, eps: float, output_stride: int = 32) -> None:
         super().__init__()

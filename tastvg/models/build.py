@@ -3,10 +3,12 @@
 The encoders and the query initialisation are chosen by name from small registries:
 
 - :data:`BACKBONE2D` by ``backbone2d.kind``: ``cls(cfg.backbone2d, d_model)``, a module mapping
-  frames ``[BT, 3, H, W]`` to ``[BT, d, H/32, W/32]``; its ``body`` is the optimiser's "vision"
-  group and what activation checkpointing wraps (``body.layer*``);
+  frames ``[BT, 3, H, W]`` to ``[BT, d, H/s, W/s]`` (s = ``backbone2d.output_stride``, 32
+  officially); its ``body`` is the optimiser's "vision" group and what activation checkpointing
+  wraps (``body.layer*``);
 - :data:`BACKBONE3D` by ``video_swin.kind``: ``cls(cfg.video_swin)``, a frozen module mapping one
-  clip ``[1, 3, T, H, W]`` to per-frame features ``[T, C, H/32, W/32]``, with ``out_channels = C``;
+  clip ``[1, 3, T, H, W]`` to per-frame features ``[T, C, H/s, W/s]`` (the same grid), with
+  ``out_channels = C``;
 - :data:`TEXT_ENCODERS` by ``text.kind``: ``cls(cfg.text, d_model)``, a module mapping
   ``(input_ids, attention_mask)`` [B, L] to (``E`` [B, L, d], padding mask [B, L], True = pad);
 - :data:`tastvg.models.queries.QUERY_INITS` by ``model.query_init``.
