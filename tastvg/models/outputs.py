@@ -3,8 +3,9 @@
 One naming rule for counts, everywhere in :mod:`tastvg.models`:
 
 - ``B`` videos in the batch, ``T`` frames per video (padded at the end, ``frame_pad`` [B, T]);
-- ``N = h * w`` visual tokens per frame (the backbones' feature map, stride 32 officially; in a spatially padded batch
-  ``h x w`` is the largest map and each video's own ``(h_i, w_i)`` sits at its top-left);
+- ``N = h * w`` visual tokens per frame (the backbones' feature map, stride 32 officially; in a
+  spatially padded batch ``h x w`` is the largest map and each video's own ``(h_i, w_i)`` sits at
+  its top-left);
 - ``L`` text tokens (padded at the end, ``text_pad`` [B, L]);
 - ``BT = B * T``: frames as a batch, video-major (row ``i * T + t`` is frame t of video i);
 - ``d`` the model width; ``layers`` the decoder depth.
