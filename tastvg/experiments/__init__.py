@@ -11,7 +11,9 @@ trained model.
   they name;
 * :mod:`~tastvg.experiments.probes` — where a trained model looks (TTS relevance, ASA maps,
   decoder attention on the ground truth), recorded with every run;
-* :mod:`~tastvg.experiments.ladder` — the diagnosis ladder: positive controls with known answers;
+* :mod:`~tastvg.experiments.ladder` — the diagnosis ladder: probes with known answers (rungs);
+* :mod:`~tastvg.experiments.controls` — the positive controls (a)-(c) a model must pass before an
+  ablation is read: thresholds, summaries of control runs, checks;
 * :mod:`~tastvg.experiments.baselines` — blind baselines (a score before looking at anything).
 
 The command is ``tastvg ablate`` (:mod:`tastvg.cli.ablate`). The names below are re-exported so
