@@ -174,3 +174,39 @@ def draw_norm_box(ax: Axes, box: Sequence[float], width: float, height: float, c
     rect = draw_box(ax, cxcywh_to_pixels(box, width, height), color=color, label=label, lw=lw)
     rect.set_linestyle(ls)
     return rect
+
+
+def draw_detail_row(axes: Sequence[Axes], entry: Mapping, image: np.ndarray, frame: int,
+                    gt_box: Sequence[float] | None, title: str, sentence: str) -> None:
+    """One row of a run's per-video detail (:mod:`tastvg.experiments.details`) at ``frame``: the frame
+    with the ground-truth (green) and predicted (orange) boxes, ASA's appearance map over it, and
+    TTS relevance over the clip with both spans. ``axes``: three axes; ``image`` [H, W, 3]."""
+    frames = np.array(entry["frame_ids"], dtype=int)
+    gt = np.array(entry["gt_frames"])
+    for ax in axes[:2]:
+        ax.imshow(image); ax.set_xticks([]); ax.set_yticks([])
+    if gt_box is not None:
+        draw_box(axes[0], gt_box, GT_COLOR)
+    p = entry["prediction"]
+    if p["t_start"] <= frame <= p["t_end"] and str(frame) in p["boxes"]:
+        draw_box(axes[0], p["boxes"][str(frame)], PRED_COLOR)
+    axes[0].set_title(f"{title}, frame {frame}", fontsize=10)
+    if entry["map_app"] is not None:
+        hh, ww = entry["feature_hw"]
+        m = np.array(entry["map_app"])[list(frames).index(frame)].reshape(hh, ww)
+        heat = axes[1].imshow(m, cmap="magma", alpha=0.55, extent=(0, image.shape[1], image.shape[0], 0), vmin=0, vmax=1)
+        bar = axes[1].figure.colorbar(heat, ax=axes[1], fraction=0.046, pad=0.03)
+        bar.set_label("ASA appearance activation", fontsize=9)
+        bar.ax.tick_params(labelsize=9)
+        axes[1].set_title("ASA appearance map", fontsize=10)
+    else:
+        axes[1].set_title("(no ASA in this variant)", fontsize=10)
+    ax = axes[2]
+    ax.axvspan(frames[gt].min() - 0.5, frames[gt].max() + 0.5, color=GT_COLOR, alpha=0.2, label="GT span")
+    ax.axvspan(p["t_start"] - 0.5, p["t_end"] + 0.5, color=PRED_COLOR, alpha=0.15, label="predicted span")
+    if entry["tts"] is not None:
+        ax.plot(frames, entry["tts"], marker=".", label="TTS relevance")
+    ax.axvline(frame, color="black", lw=1)
+    ax.set_ylim(0, 1); ax.set_xlabel("frame", fontsize=10); ax.set_ylabel("relevance", fontsize=10)
+    ax.tick_params(labelsize=9); ax.legend(fontsize=9, loc="upper right")
+    ax.set_title(sentence, fontsize=10)

@@ -30,3 +30,22 @@ def test_frames_to_images_inverts_the_normalisation():
 
 def test_cxcywh_to_pixels():
     assert cxcywh_to_pixels([0.5, 0.5, 0.5, 0.25], 200, 100) == [50.0, 37.5, 150.0, 62.5]
+
+
+def test_draw_detail_row_draws_both_boxes_the_map_and_the_spans():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from tastvg.viz import draw_detail_row
+
+    entry = {"frame_ids": [0, 1, 2, 3], "gt_frames": [False, True, True, False], "tts": [0.1, 0.9, 0.8, 0.2],
+             "map_app": [[0.0, 1.0, 0.5, 0.2]] * 4, "feature_hw": [2, 2],
+             "prediction": {"t_start": 1, "t_end": 2, "boxes": {"1": [1, 1, 5, 5], "2": [2, 2, 6, 6]}}}
+    fig, axes = plt.subplots(1, 3)
+    draw_detail_row(axes, entry, torch.zeros(8, 8, 3).numpy(), 1, [0, 0, 4, 4], "baseline", "the red square jumps")
+    assert len(axes[0].patches) == 2  # ground truth and prediction
+    assert len(axes[1].images) == 2 and len(axes[2].lines) == 2  # frame + map; relevance + frame marker
+    assert axes[2].get_title() == "the red square jumps"
+    plt.close(fig)
