@@ -8,7 +8,9 @@ that SynthSTVG gives for free, per stage-4 token cell:
 * ``video-swin``: the motion state — does an actor centred in this cell change (move, turn,
   grow, blink, ...) in this frame? (binary, one logit per cell and frame);
 * ``backbone2d``: the appearance of the actor centred in the cell — size, texture, colour and
-  shape (one softmax per group, class 0 = no actor).
+  shape (one softmax per group, class 0 = no actor);
+* ``grounding``: the MDETR stand-in, single-frame sentence grounding with TA-STVG's own 2D
+  branch, text encoder, encoder and spatial decoder (:mod:`tastvg.grounding_pretrain`).
 
 Every step draws fresh videos (``data_seed``; the held-out videos use ``data_seed + 1``), so
 the stage cannot overfit a fixed set. It reports held-out per-cell accuracies beside the
@@ -38,7 +40,7 @@ from torch import Tensor, nn
 
 from tastvg.boxes import box_centre_cell, box_xyxy_to_cxcywh
 
-KINDS = ("video-swin", "backbone2d")
+KINDS = ("video-swin", "backbone2d", "grounding")  # grounding: tastvg.grounding_pretrain
 APPEARANCE_GROUPS = ("size", "texture", "colour", "shape")
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)  # the data pipeline's normalisation
 
@@ -56,6 +58,7 @@ class PretrainSetup:
     eval_videos: int = 24
     knobs: dict[str, Any] = field(default_factory=lambda: {"distractors": 1})
     seed: int = 0
+    frames_per_video: int = 4  # grounding only: frames drawn per video (a step has batch_size videos)
 
 
 def cell_of(boxes: np.ndarray, side: int, grid: tuple[int, int]) -> np.ndarray:
@@ -191,6 +194,10 @@ def pretrain(setup: PretrainSetup, log: Callable[[str], None] = print) -> tuple[
     (the names its config's ``weights`` loads) and a report (losses, held-out accuracies, time)."""
     from tastvg.config import load_preset
 
+    if setup.kind == "grounding":
+        from tastvg.grounding_pretrain import pretrain_grounding
+
+        return pretrain_grounding(setup, log)
     cfg = load_preset(setup.preset)
     # pretraining starts from random weights even when the preset names pretrained ones
     cfg.backbone2d.weights = cfg.video_swin.weights = None

@@ -186,3 +186,37 @@ def test_train_asa_probe_instance_supervision_finds_the_target():
     res = L.train_asa_probe(*args, np.arange(f) < 120, supervision="instance", d=16, heads=2, layers=2,
                             steps=80, lr=5e-3, batch=32, vocab=8)
     assert res["chance"] == 0.25 and res["ratio"] > 1.6
+
+
+def test_probe_cell_attributes_reads_a_legible_group_and_not_an_illegible_one():
+    rng = np.random.default_rng(0)
+    v, t, n = 40, 4, 4
+    colour = rng.integers(0, 4, (v, t, n))  # 0 = no actor, 1..3 = a value
+    shape = rng.integers(0, 4, (v, t, n)) * (colour > 0)
+    feats = np.concatenate([np.eye(4)[colour], rng.normal(size=(v, t, n, 3))], -1)  # colour visible, shape not
+    r = L.probe_cell_attributes(feats, {"colour": colour, "shape": shape})
+    assert r["colour"].accuracy == 1.0 and r["colour"].classes == 3  # the empty cells are left out
+    assert r["shape"].balanced_accuracy < 0.6 and r["shape"].chance_balanced == pytest.approx(1 / 3)
+
+
+def test_backbone_cell_attributes_on_a_backbone_that_sees_colour():
+    from tastvg.data.synth import SynthKnobs
+
+    class MeanColour(torch.nn.Module):  # [F, 3, 32, 32] -> [F, 3, 2, 2]: the mean colour of each quadrant
+        def forward(self, x):
+            return torch.nn.functional.avg_pool2d(x, 16)
+
+    knobs = SynthKnobs(size=32, frames=8, distractors=1, clutter=0.0, occlusion=0.0)
+    r = L.backbone_cell_attributes(MeanColour(), 0, 24, knobs, frames_per_video=2)
+    assert set(r) == {"size", "texture", "colour", "shape"}
+    assert r["colour"].balanced_accuracy > 2 * r["colour"].chance_balanced
+
+
+def test_legible_share_is_one_with_every_group_and_falls_without_them():
+    from tastvg.data.synth import SynthKnobs
+
+    k = SynthKnobs(distractors=3)
+    assert L.legible_share(0, 60, k, ("size", "texture", "colour", "shape")) == 1.0  # the sentence is unique
+    assert L.legible_share(0, 60, k, ()) == 0.0
+    assert L.legible_share(0, 60, SynthKnobs(distractors=0), ()) == 1.0  # nothing to tell apart
+    assert L.legible_share(0, 60, k, ("colour",)) < L.legible_share(0, 60, k, ("colour", "shape"))

@@ -130,18 +130,25 @@ def make_scene(seed: int, index: int, k: SynthKnobs) -> tuple[Scene, dict[str, A
     return scene, facts
 
 
+def sentence(facts: dict[str, Any]) -> tuple[str, str]:
+    """The subject phrase and the caption of a scene's facts: ``("the striped red circle",
+    "the striped red circle jumps")``."""
+    subject = "the " + " ".join(facts["target"][g] for g in facts["named"])
+    return subject, f"{subject} {facts['action']}"
+
+
 def make_video(seed: int, index: int, k: SynthKnobs) -> SynthVideo:
     """One video: frames plus its HC-STVG annotation record."""
     scene, facts = make_scene(seed, index, k)
     frames, boxes = render(scene)
     t = facts["target"]
-    subject = "the " + " ".join(t[g] for g in facts["named"])
+    subject, caption = sentence(facts)
     s, e = facts["span"]
     tb = boxes[scene.target, s:e + 1]
     anno = {"width": k.size, "height": k.size, "img_num": k.frames, "st_frame": s + 1,
             "bbox": [[int(x1), int(y1), int(x2 - x1), int(y2 - y1)] for x1, y1, x2, y2 in tb],
             "st_time": round(s / k.fps, 3), "ed_time": round((e + 1) / k.fps, 3),
-            "caption": f"{subject} {facts['action']}", "sub": subject,
+            "caption": caption, "sub": subject,
             "adj_index_list": [APPEARANCE.index(t[g]) for g in facts["named"]],
             "verb_index_list": [MOTION.index(facts["action"])],
             "synth": {"needs_combination": facts["needs_combination"], "unique_alone": facts["unique_alone"],

@@ -15,6 +15,10 @@ Rungs, cheapest first (each returns numbers beside its chance / majority-class r
    the attributes its subject names?
 4. :func:`attention_on_target` / :func:`box_on_target` — do ASA maps (or decoder attention) and
    predicted boxes land on the target rather than on a distractor?
+5. :func:`probe_cell_attributes` (:func:`backbone_cell_attributes` for a 2D backbone) — can each
+   attribute group be read from the visual token of the cell an actor is centred in, among the
+   actors (chance = 1 / values)? :func:`legible_share` — in how many scenes do the legible groups
+   alone tell the target from every distractor (the ceiling on *which* they allow)?
 
 Labels come from the generator (:mod:`tastvg.data.synth_scene`), which knows every actor's box
 and action span per frame: :func:`scene_labels`.
@@ -129,6 +133,61 @@ def probe_subject_attributes(features: Tensor | np.ndarray, attributes: Sequence
         y = np.array([values.index(attributes[i][g]) for i in rows])
         out[g] = linear_probe(f[rows], y, group_split(np.arange(len(rows)), test_fraction, seed), seed=seed)
     return out
+
+
+def probe_cell_attributes(features: Tensor | np.ndarray, labels: dict[str, Tensor | np.ndarray],
+                          test_fraction: float = 0.25, seed: int = 0) -> dict[str, ProbeResult]:
+    """Rung 5. ``features`` [V, T, N, C] (a visual token per cell and frame), ``labels`` per group
+    [V, T, N] int (1 + the value of the actor centred in the cell, 0 = no actor, as
+    :func:`tastvg.pretrain.dense_targets` gives them). One probe per group over the cells that
+    hold an actor (classes = the group's values), videos split into train / held-out test."""
+    f = np.asarray(features, dtype=np.float32)
+    out: dict[str, ProbeResult] = {}
+    for g, lab in labels.items():
+        lab = np.asarray(lab)
+        keep = lab > 0
+        groups = np.broadcast_to(np.arange(lab.shape[0])[:, None, None], lab.shape)[keep]
+        out[g] = linear_probe(f[keep], lab[keep] - 1, group_split(groups, test_fraction, seed), seed=seed)
+    return out
+
+
+def backbone_cell_attributes(backbone: nn.Module, seed: int, videos: int, knobs: Any, frames_per_video: int = 4,
+                             test_fraction: float = 0.25) -> dict[str, ProbeResult]:
+    """Rung 5 for a 2D backbone (``[F, 3, S, S]`` -> ``[F, C, h, w]``, e.g. ``model.backbone2d.body``):
+    features and per-cell appearance labels of ``frames_per_video`` evenly spaced frames of
+    ``videos`` SynthSTVG videos of ``seed``, then :func:`probe_cell_attributes`."""
+    from tastvg.pretrain import APPEARANCE_GROUPS, _normalise, dense_targets
+
+    feats, labels = [], {g: [] for g in APPEARANCE_GROUPS}
+    backbone.eval()
+    for i in range(videos):
+        frames = _normalise(dense_targets(seed, i, knobs, (1, 1))["frames"][None])[0]  # [T, 3, S, S]
+        picks = np.linspace(0, len(frames) - 1, frames_per_video).round().astype(int)
+        with torch.no_grad():
+            f = backbone(frames[picks])  # [F, C, h, w]
+        grid = tuple(f.shape[-2:])
+        lab = dense_targets(seed, i, knobs, grid)
+        feats.append(f.flatten(2).transpose(1, 2).numpy())  # [F, N, C]
+        for g in APPEARANCE_GROUPS:
+            labels[g].append(lab[g][picks])
+    return probe_cell_attributes(np.stack(feats), {g: np.stack(v) for g, v in labels.items()},
+                                 test_fraction=test_fraction)
+
+
+def legible_share(seed: int, videos: int, knobs: Any, legible: Sequence[str]) -> float:
+    """Rung 5's ceiling: the share of scenes whose target differs from every distractor in a
+    *named* attribute of a ``legible`` group (e.g. ``("size", "colour")``); in the others a model
+    that reads only those groups cannot tell the target from some distractor."""
+    from tastvg.data.synth import make_scene
+
+    told = 0
+    for i in range(videos):
+        scene, facts = make_scene(seed, i, knobs)
+        target = facts["target"]
+        groups = [g for g in facts["named"] if g in legible]
+        distractors = [a for j, a in enumerate(scene.actors) if j != scene.target]
+        told += all(any(d.attribute(g) != target[g] for g in groups) for d in distractors)
+    return told / max(videos, 1)
 
 
 # ------------------------------------------------------------------------------------ TTS

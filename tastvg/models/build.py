@@ -65,6 +65,23 @@ def init_transformer_weights(model: TASTVG) -> None:
                 nn.init.xavier_uniform_(p)
 
 
+def load_grounding_weights(model: nn.Module, path: str) -> list[str]:
+    """Load the tensors of a `tastvg pretrain grounding` checkpoint whose names and shapes match
+    ``model`` (:mod:`tastvg.grounding_pretrain`); returns their names. A file that matches nothing
+    is an error, naming the file."""
+    from pathlib import Path
+
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"model.grounding_weights: {path} is not a file (made by `tastvg pretrain grounding`)")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    own = model.state_dict()
+    matched = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    if not matched:
+        raise ValueError(f"model.grounding_weights: {path}: no tensor matches this model's names and shapes")
+    model.load_state_dict(matched, strict=False)
+    return sorted(matched)
+
+
 def build_model(config: "str | TASTVGConfig | dict[str, Any]") -> TASTVG:
     """Build TA-STVG from a preset name, a YAML path, a dict or a :class:`TASTVGConfig`.
 
@@ -99,6 +116,8 @@ def build_model(config: "str | TASTVGConfig | dict[str, Any]") -> TASTVG:
                    temporal_decoder=temporal_decoder, box_head=box_head, sted_head=sted_head,
                    actioness_head=actioness_head, query_init=query_init)
     init_transformer_weights(model)
+    if m.grounding_weights:
+        load_grounding_weights(model, m.grounding_weights)
     if m.checkpointing:
         from tastvg.models.checkpointing import enable_activation_checkpointing
 
