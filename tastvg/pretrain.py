@@ -58,6 +58,9 @@ class PretrainSetup:
     eval_videos: int = 24
     knobs: dict[str, Any] = field(default_factory=lambda: {"distractors": 1})
     seed: int = 0
+    # backbone2d: weight each appearance class by its inverse frequency in the batch (the empty
+    # class fills most cells and otherwise drowns the rare shapes and textures)
+    balanced: bool = False
     frames_per_video: int = 4  # grounding only: frames drawn per video (a step has batch_size videos)
 
 
@@ -145,13 +148,18 @@ def _batch(setup: PretrainSetup, seed: int, indices: range, grid: tuple[int, int
     return frames, {k: torch.from_numpy(np.stack([it[k] for it in items])) for k in keys}
 
 
-def _losses(out: dict[str, Tensor], labels: dict[str, Tensor]) -> Tensor:
+def _losses(out: dict[str, Tensor], labels: dict[str, Tensor], balanced: bool = False) -> Tensor:
     total = torch.zeros(())
     for k, logits in out.items():
         if k == "motion":
             total = total + nn.functional.binary_cross_entropy_with_logits(logits, labels[k].float())
-        else:
-            total = total + nn.functional.cross_entropy(logits.flatten(0, 2), labels[k].flatten())
+            continue
+        y, classes = labels[k].flatten(), logits.shape[-1]
+        weight = None
+        if balanced:  # inverse frequency of each class in this batch (absent classes: weight 0)
+            counts = torch.bincount(y, minlength=classes).float()
+            weight = torch.where(counts > 0, counts.sum() / (classes * counts.clamp(min=1)), torch.zeros(()))
+        total = total + nn.functional.cross_entropy(logits.flatten(0, 2), y, weight=weight)
     return total
 
 
@@ -211,7 +219,7 @@ def pretrain(setup: PretrainSetup, log: Callable[[str], None] = print) -> tuple[
     for step in range(setup.steps):
         frames, labels = _batch(setup, setup.data_seed, range(step * setup.batch_size, (step + 1) * setup.batch_size),
                                 grid)
-        loss = _losses(model(frames), labels)
+        loss = _losses(model(frames), labels, setup.balanced)
         opt.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(params, setup.clip_norm)

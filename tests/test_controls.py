@@ -89,3 +89,18 @@ def test_committed_control_c_weights_rebuild_their_model():
         assert preset_dataset(cfg.name) == state["config"]["dataset"] == "synth"
         build_model(cfg).load_state_dict(state["model"], strict=True)
         assert load_tokenizer(None, cfg.name).vocab_size <= cfg.text.vocab_size
+
+
+
+def test_attribute_legibility_report_and_table():
+    from tastvg.experiments.controls import LEGIBLE_SETS, attribute_legibility, legibility_table
+
+    knobs = {"size": 32, "frames": 8, "distractors": 2, "clutter": 0.0, "occlusion": 0.0}
+    rep = attribute_legibility({"random": {"preset": "tiny", "weights": None}}, 0, 16, knobs, frames_per_video=2)
+    probe = rep["probes"]["random"]
+    assert probe["weights"] is None and 0 <= probe["shape"]["accuracy"] <= 1 and probe["shape"]["classes"] == 4
+    shares = rep["legible_share"]
+    assert list(shares) == ["+".join(g) for g in LEGIBLE_SETS] and shares["size+texture+colour+shape"] == 1.0
+    assert shares["size+colour"] <= shares["size+colour+shape"]
+    table = legibility_table(rep)
+    assert table.loc["random", "colour chance %"] == pytest.approx(100 * probe["colour"]["chance_balanced"])

@@ -15,7 +15,8 @@ target rather than on a distractor). Three controls, each one run of the experim
 
 :func:`control_summary` computes every quantity from a run's JSON record and its per-video detail
 file, with the blind baselines beside them; :func:`check_control` turns a summary into pass / fail
-lines. Nothing here trains: the runs are made by :func:`run_control`.
+lines. Nothing here trains: the runs are made by :func:`run_control`. :func:`attribute_legibility`
+is the ladder's rung 5 for control (c): which attribute groups the 2D tokens can read at all.
 """
 
 from __future__ import annotations
@@ -233,3 +234,53 @@ def controls_table(controls: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> A
                 "blind best m_vIoU": 100 * max((b["m_vIoU"] for b in base.values()), default=float("nan")),
             })
     return pd.DataFrame(rows).set_index(["control", "run"])
+
+
+# groups whose conjunction bounds *which*: what a model reading only them could tell apart
+LEGIBLE_SETS: tuple[tuple[str, ...], ...] = (("size", "colour"), ("size", "texture", "colour"),
+                                             ("size", "colour", "shape"), ("size", "texture", "colour", "shape"))
+
+
+def attribute_legibility(backbones: Mapping[str, Mapping[str, Any]], seed: int, videos: int,
+                         knobs: Mapping[str, Any], frames_per_video: int = 4) -> dict[str, Any]:
+    """Ladder rung 5 for control (c). ``backbones``: name -> ``{"preset": ..., "weights": file of
+    its ``backbone2d`` or None (random init under seed 0), "size": frame side (optional)}``. Per
+    backbone the held-out per-cell attribute probes among actors
+    (:func:`~tastvg.experiments.ladder.backbone_cell_attributes`) on ``videos`` videos of ``seed``;
+    and the share of those scenes each set of groups in :data:`LEGIBLE_SETS` can resolve
+    (:func:`~tastvg.experiments.ladder.legible_share`)."""
+    import torch
+
+    from tastvg.config import load_preset
+    from tastvg.data.synth import SynthKnobs
+    from tastvg.experiments.ladder import backbone_cell_attributes, legible_share
+    from tastvg.models.backbone2d import Backbone2D
+
+    probes = {}
+    for name, entry in backbones.items():
+        cfg = load_preset(entry["preset"])
+        cfg.backbone2d.weights = entry.get("weights")
+        torch.manual_seed(0)
+        body = Backbone2D(cfg.backbone2d, cfg.model.d_model).body
+        k = SynthKnobs(**dict(knobs, **({"size": entry["size"]} if entry.get("size") else {})))
+        result = backbone_cell_attributes(body, seed, videos, k, frames_per_video)
+        probes[name] = {"preset": entry["preset"], "weights": entry.get("weights"), "size": k.size,
+                        **{g: r.as_dict() for g, r in result.items()}}
+    k = SynthKnobs(**knobs)
+    return {"seed": seed, "videos": videos, "knobs": dict(knobs), "probes": probes,
+            "legible_share": {"+".join(groups): legible_share(seed, videos, k, groups) for groups in LEGIBLE_SETS}}
+
+
+def legibility_table(report: Mapping[str, Any]) -> Any:
+    """One row per backbone: each group's held-out probe accuracy among actors (%) beside its
+    chance level, from :func:`attribute_legibility`'s report (a pandas DataFrame)."""
+    import pandas as pd
+
+    rows = []
+    for name, probes in report["probes"].items():
+        row: dict[str, Any] = {"2D backbone": name, "frame px": probes["size"]}
+        for g in ("size", "texture", "colour", "shape"):
+            row[f"{g} %"] = 100 * probes[g]["balanced_accuracy"]
+            row[f"{g} chance %"] = 100 * probes[g]["chance_balanced"]
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("2D backbone")
