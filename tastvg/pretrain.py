@@ -61,6 +61,9 @@ class PretrainSetup:
     # backbone2d: weight each appearance class by its inverse frequency in the batch (the empty
     # class fills most cells and otherwise drowns the rare shapes and textures)
     balanced: bool = False
+    # backbone2d: train with ordinary batch norm (statistics and affine), written back into the
+    # frozen batch norm's buffers, as an ImageNet ResNet's are before MDETR / TA-STVG freeze them
+    train_norm: bool = False
     frames_per_video: int = 4  # grounding only: frames drawn per video (a step has batch_size videos)
 
 
@@ -107,7 +110,7 @@ class PretrainModel(nn.Module):
     """A backbone of ``cfg`` with linear per-cell heads; ``forward(frames [B, T, 3, S, S])`` ->
     ``{"motion": [B, T, N]}`` or ``{group: [B, T, N, classes]}``."""
 
-    def __init__(self, kind: str, cfg: Any) -> None:
+    def __init__(self, kind: str, cfg: Any, train_norm: bool = False) -> None:
         super().__init__()
         from tastvg.data.synth import GROUP_VALUES
         from tastvg.models.backbone2d import Backbone2D
@@ -121,6 +124,8 @@ class PretrainModel(nn.Module):
         elif kind == "backbone2d":
             self.backbone = Backbone2D(cfg.backbone2d, cfg.model.d_model).body
             self.backbone.requires_grad_(True)
+            if train_norm:
+                thaw_batch_norm(self.backbone)
             self.heads = nn.ModuleDict({g: nn.Linear(self.backbone.out_channels, 1 + len(GROUP_VALUES[g]))
                                         for g in APPEARANCE_GROUPS})
         else:
@@ -136,6 +141,23 @@ class PretrainModel(nn.Module):
         if self.kind == "video-swin":
             return {"motion": self.heads["motion"](cells).squeeze(-1)}
         return {g: head(cells) for g, head in self.heads.items()}
+
+
+def thaw_batch_norm(module: nn.Module) -> None:
+    """Replace every :class:`~tastvg.models.backbone2d.FrozenBatchNorm2d` under ``module`` by a
+    trainable ``nn.BatchNorm2d`` holding the same four tensors. The names are the same, so the
+    trained state dict (without ``num_batches_tracked``) loads back into frozen batch norm."""
+    from tastvg.models.backbone2d import FrozenBatchNorm2d
+
+    for name, child in module.named_children():
+        if isinstance(child, FrozenBatchNorm2d):
+            bn = nn.BatchNorm2d(child.weight.numel(), eps=child.eps)
+            with torch.no_grad():
+                for k in ("weight", "bias", "running_mean", "running_var"):
+                    getattr(bn, k).copy_(getattr(child, k))
+            setattr(module, name, bn)
+        else:
+            thaw_batch_norm(child)
 
 
 def _batch(setup: PretrainSetup, seed: int, indices: range, grid: tuple[int, int]) -> tuple[Tensor, dict[str, Tensor]]:
@@ -210,7 +232,7 @@ def pretrain(setup: PretrainSetup, log: Callable[[str], None] = print) -> tuple[
     # pretraining starts from random weights even when the preset names pretrained ones
     cfg.backbone2d.weights = cfg.video_swin.weights = None
     torch.manual_seed(setup.seed)
-    model = PretrainModel(setup.kind, cfg)
+    model = PretrainModel(setup.kind, cfg, train_norm=setup.train_norm)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=setup.lr, weight_decay=setup.weight_decay)
     probe_frames, _ = _batch(setup, setup.data_seed + 1, range(1), (1, 1))
@@ -233,7 +255,7 @@ def pretrain(setup: PretrainSetup, log: Callable[[str], None] = print) -> tuple[
               "s_per_step": round(train_s / max(setup.steps, 1), 3), "held_out": evaluate(model, setup, grid)}
     # the relative-position index buffers are deterministic (VideoSwin rebuilds them on load): not saved
     state = {k: v.detach().clone() for k, v in model.backbone.state_dict().items()
-             if not k.endswith("relative_position_index")}
+             if not k.endswith(("relative_position_index", "num_batches_tracked"))}
     return state, report
 
 

@@ -227,3 +227,27 @@ def test_grounding_pretraining_learns_and_its_checkpoint_loads_into_the_model(tm
     cfg.model.grounding_weights = str(tmp_path / "missing.pth")
     with pytest.raises(FileNotFoundError, match="model.grounding_weights"):
         build_model(cfg)
+
+
+def test_train_norm_thaws_batch_norm_and_writes_it_back_as_frozen_statistics(tmp_path):
+    from tastvg.models.backbone2d import Backbone2D, FrozenBatchNorm2d
+
+    cfg = load_preset("tiny")
+    torch.manual_seed(0)
+    body = Backbone2D(cfg.backbone2d, cfg.model.d_model).body
+    x = torch.randn(2, 3, 32, 32)
+    before = body(x)
+    P.thaw_batch_norm(body)
+    assert not any(isinstance(m, FrozenBatchNorm2d) for m in body.modules())
+    body.eval()  # running statistics: the same numbers as the frozen layers
+    assert torch.allclose(body(x), before, atol=1e-6)
+    setup = P.PretrainSetup(kind="backbone2d", preset="tiny", steps=2, batch_size=1, eval_videos=2, knobs=TINY,
+                            train_norm=True)
+    state, report = P.pretrain(setup, log=lambda s: None)
+    assert not any(k.endswith("num_batches_tracked") for k in state)
+    moved = [k for k in state if k.endswith("running_mean") and bool(state[k].abs().sum() > 0)]
+    assert moved, "batch norm statistics were trained"
+    path = P.save(tmp_path / "bn.pth", state, report)
+    cfg.backbone2d.weights = str(path)
+    own = Backbone2D(cfg.backbone2d, cfg.model.d_model).body.state_dict()
+    assert all(torch.equal(own[k], v) for k, v in state.items())

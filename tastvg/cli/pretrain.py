@@ -37,6 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=d.seed)
     parser.add_argument("--balanced", action="store_true",
                         help="backbone2d: weight each appearance class by its inverse frequency in the batch")
+    parser.add_argument("--train-norm", action="store_true",
+                        help="backbone2d: train batch norm (written back as frozen statistics)")
     parser.add_argument("--frames-per-video", type=int, default=d.frames_per_video,
                         help="grounding: frames drawn per video (a step has --batch-size videos)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
@@ -54,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
         knobs[k] = yaml.safe_load(v)
     setup = PretrainSetup(kind=args.kind, preset=args.preset, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
                           data_seed=args.data_seed, eval_videos=args.eval_videos, knobs=knobs, seed=args.seed,
-                          frames_per_video=args.frames_per_video, balanced=args.balanced)
+                          frames_per_video=args.frames_per_video, balanced=args.balanced,
+                          train_norm=args.train_norm)
     state, report = pretrain(setup, log=lambda s: print(s, flush=True))
     command = "tastvg pretrain " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if sys.argv[1:2] == ["pretrain"] else None
     save(args.out, state, report, command=command or "tastvg pretrain " + args.kind + " ...")

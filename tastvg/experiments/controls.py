@@ -264,7 +264,7 @@ def attribute_legibility(backbones: Mapping[str, Mapping[str, Any]], seed: int, 
         body = Backbone2D(cfg.backbone2d, cfg.model.d_model).body
         k = SynthKnobs(**dict(knobs, **({"size": entry["size"]} if entry.get("size") else {})))
         result = backbone_cell_attributes(body, seed, videos, k, frames_per_video)
-        probes[name] = {"preset": entry["preset"], "weights": entry.get("weights"), "size": k.size,
+        probes[name] = {"preset": entry["preset"], "weights": entry.get("weights"), "frame_px": k.size,
                         **{g: r.as_dict() for g, r in result.items()}}
     k = SynthKnobs(**knobs)
     return {"seed": seed, "videos": videos, "knobs": dict(knobs), "probes": probes,
@@ -278,7 +278,7 @@ def legibility_table(report: Mapping[str, Any]) -> Any:
 
     rows = []
     for name, probes in report["probes"].items():
-        row: dict[str, Any] = {"2D backbone": name, "frame px": probes["size"]}
+        row: dict[str, Any] = {"2D backbone": name, "frame px": probes["frame_px"]}
         for g in ("size", "texture", "colour", "shape"):
             row[f"{g} %"] = 100 * probes[g]["balanced_accuracy"]
             row[f"{g} chance %"] = 100 * probes[g]["chance_balanced"]
