@@ -139,10 +139,7 @@ class ModelConfig:
     # checkpointing of these parts ("backbone2d", "encoder", "decoders"). Off = the official code.
     efficient_attention: bool = False
     checkpointing: list[str] = field(default_factory=list)
-    # Local path of a `tastvg pretrain grounding` checkpoint (the CPU book's MDETR stand-in, in
-    # TA-STVG's own names), loaded after the build: every tensor whose name and shape match. A
-    # departure where used: the official MDETR load covers only the spatial decoder's standard parts.
-    grounding_weights: Optional[str] = None
+    grounding_weights: Optional[str] = None  # `tastvg pretrain grounding` file: tastvg.models.build.load_grounding_weights
 
 
 @dataclass

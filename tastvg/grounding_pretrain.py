@@ -28,8 +28,6 @@ transfers). The target head is not saved.
 
 from __future__ import annotations
 
-import time
-from dataclasses import asdict
 from typing import Any, Callable
 
 import numpy as np
@@ -194,6 +192,7 @@ def pretrain_grounding(setup: Any, log: Callable[[str], None] = print) -> tuple[
     (losses, held-out accuracy and IoU beside a random actor's, time)."""
     from tastvg.config import load_preset
     from tastvg.data.synth import SynthKnobs
+    from tastvg.pretrain import train_report, train_steps
     from tastvg.train.setup import load_tokenizer
 
     cfg = load_preset(setup.preset)
@@ -209,25 +208,16 @@ def pretrain_grounding(setup: Any, log: Callable[[str], None] = print) -> tuple[
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=setup.lr, weight_decay=setup.weight_decay)
     before = evaluate_grounding(model, held_out)
-    start, losses = time.perf_counter(), []
-    for step in range(setup.steps):
-        batch = frame_batch(setup.data_seed, range(step * setup.batch_size, (step + 1) * setup.batch_size),
-                            per_video, knobs, tokenizer, grid)
-        loss = grounding_losses(model(batch["frames"], batch["text_ids"], batch["text_mask"]), batch)
-        opt.zero_grad()
-        loss.backward()
-        nn.utils.clip_grad_norm_(params, setup.clip_norm)
-        opt.step()
-        losses.append(loss.item())
-        if step % 50 == 0 or step == setup.steps - 1:
-            log(f"step {step}: loss {np.mean(losses[-50:]):.4f} ({time.perf_counter() - start:.0f} s)")
-    train_s = time.perf_counter() - start
-    after = evaluate_grounding(model, held_out)
-    report = {"setup": asdict(setup), "grid": list(grid), "loss_first": float(np.mean(losses[:20])),
-              "loss_last": float(np.mean(losses[-20:])), "train_s": round(train_s, 1),
-              "s_per_step": round(train_s / max(setup.steps, 1), 3),
-              "held_out": {"grounding": after, "before_training": before,
-                           "random_actor_iou": random_actor_iou(setup.data_seed + 1, range(setup.eval_videos), knobs)}}
+
+    def step_loss(step: int) -> Tensor:
+        videos = range(step * setup.batch_size, (step + 1) * setup.batch_size)
+        batch = frame_batch(setup.data_seed, videos, per_video, knobs, tokenizer, grid)
+        return grounding_losses(model(batch["frames"], batch["text_ids"], batch["text_mask"]), batch)
+
+    losses, train_s = train_steps(step_loss, params, opt, setup, log)
+    held = {"grounding": evaluate_grounding(model, held_out), "before_training": before,
+            "random_actor_iou": random_actor_iou(setup.data_seed + 1, range(setup.eval_videos), knobs)}
+    report = train_report(setup, grid, losses, train_s, held)
     return model.parts_state_dict(), report
 
 

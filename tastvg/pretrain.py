@@ -219,6 +219,31 @@ def evaluate(model: PretrainModel, setup: PretrainSetup, grid: tuple[int, int]) 
     return report
 
 
+def train_steps(step_loss: Callable[[int], Tensor], params: list[nn.Parameter], opt: torch.optim.Optimizer,
+                setup: PretrainSetup, log: Callable[[str], None]) -> tuple[list[float], float]:
+    """``setup.steps`` optimiser steps on ``step_loss(step)`` (gradient norm clipped to
+    ``setup.clip_norm``), logging every 50; returns the losses and the seconds taken."""
+    start, losses = time.perf_counter(), []
+    for step in range(setup.steps):
+        loss = step_loss(step)
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(params, setup.clip_norm)
+        opt.step()
+        losses.append(loss.item())
+        if step % 50 == 0 or step == setup.steps - 1:
+            log(f"step {step}: loss {np.mean(losses[-50:]):.4f} ({time.perf_counter() - start:.0f} s)")
+    return losses, time.perf_counter() - start
+
+
+def train_report(setup: PretrainSetup, grid: tuple[int, int], losses: list[float], train_s: float,
+                 held_out: dict[str, Any]) -> dict[str, Any]:
+    """The report every pretraining kind writes: setup, grid, first / last losses, time, held-out."""
+    return {"setup": asdict(setup), "grid": list(grid), "loss_first": float(np.mean(losses[:20])),
+            "loss_last": float(np.mean(losses[-20:])), "train_s": round(train_s, 1),
+            "s_per_step": round(train_s / max(setup.steps, 1), 3), "held_out": held_out}
+
+
 def pretrain(setup: PretrainSetup, log: Callable[[str], None] = print) -> tuple[dict[str, Tensor], dict[str, Any]]:
     """Train the backbone of ``setup.kind`` on dense synthetic labels; returns its ``state_dict``
     (the names its config's ``weights`` loads) and a report (losses, held-out accuracies, time)."""
@@ -237,22 +262,13 @@ def pretrain(setup: PretrainSetup, log: Callable[[str], None] = print) -> tuple[
     opt = torch.optim.AdamW(params, lr=setup.lr, weight_decay=setup.weight_decay)
     probe_frames, _ = _batch(setup, setup.data_seed + 1, range(1), (1, 1))
     grid = feature_grid(model, probe_frames)
-    start, losses = time.perf_counter(), []
-    for step in range(setup.steps):
-        frames, labels = _batch(setup, setup.data_seed, range(step * setup.batch_size, (step + 1) * setup.batch_size),
-                                grid)
-        loss = _losses(model(frames), labels, setup.balanced)
-        opt.zero_grad()
-        loss.backward()
-        nn.utils.clip_grad_norm_(params, setup.clip_norm)
-        opt.step()
-        losses.append(loss.item())
-        if step % 50 == 0 or step == setup.steps - 1:
-            log(f"step {step}: loss {np.mean(losses[-50:]):.4f} ({time.perf_counter() - start:.0f} s)")
-    train_s = time.perf_counter() - start
-    report = {"setup": asdict(setup), "grid": list(grid), "loss_first": float(np.mean(losses[:20])),
-              "loss_last": float(np.mean(losses[-20:])), "train_s": round(train_s, 1),
-              "s_per_step": round(train_s / max(setup.steps, 1), 3), "held_out": evaluate(model, setup, grid)}
+    def step_loss(step: int) -> Tensor:
+        videos = range(step * setup.batch_size, (step + 1) * setup.batch_size)
+        frames, labels = _batch(setup, setup.data_seed, videos, grid)
+        return _losses(model(frames), labels, setup.balanced)
+
+    losses, train_s = train_steps(step_loss, params, opt, setup, log)
+    report = train_report(setup, grid, losses, train_s, evaluate(model, setup, grid))
     # the relative-position index buffers are deterministic (VideoSwin rebuilds them on load): not saved
     state = {k: v.detach().clone() for k, v in model.backbone.state_dict().items()
              if not k.endswith(("relative_position_index", "num_batches_tracked"))}

@@ -66,9 +66,11 @@ def init_transformer_weights(model: TASTVG) -> None:
 
 
 def load_grounding_weights(model: nn.Module, path: str) -> list[str]:
-    """Load the tensors of a `tastvg pretrain grounding` checkpoint whose names and shapes match
-    ``model`` (:mod:`tastvg.grounding_pretrain`); returns their names. A file that matches nothing
-    is an error, naming the file."""
+    """Load the tensors of a `tastvg pretrain grounding` checkpoint (``model.grounding_weights``:
+    the CPU book's MDETR stand-in, in TA-STVG's own names, :mod:`tastvg.grounding_pretrain`) whose
+    names and shapes match ``model``; returns their names. A file that matches nothing is an error,
+    naming the file. A departure where used: the official MDETR load covers only the spatial
+    decoder's standard parts."""
     from pathlib import Path
 
     if not Path(path).is_file():
