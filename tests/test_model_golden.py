@@ -139,7 +139,10 @@ def test_forward_equals_golden(golden: dict[str, Any], name: str) -> None:
     got, want = run_case(*CASES[name]), golden[name]
     keys = zlib.decompress(want["keys"]).decode().split("\n")
     assert zlib.decompress(got["keys"]).decode().split("\n") == keys  # same names, same order
-    same = torch.isclose(got["checksums"], want["checksums"], rtol=1e-9, atol=1e-9)  # init: same RNG draws
+    # init: same RNG draws. Not bit for bit: computed tables (the sinusoid ``te``) round in the last
+    # float32 bit differently on CPUs with other vector units (4e-9 of the sum seen); a different
+    # draw moves a checksum by far more than 1e-7 of it
+    same = torch.isclose(got["checksums"], want["checksums"], rtol=1e-7, atol=1e-6)
     assert bool(same.all()), f"{name}: other init of {[k for k, ok in zip(keys, same) if not ok][:5]}"
     assert_same(got["eval"], want["eval"], f"{name} eval")
     assert_same(got["train"], want["train"], f"{name} train")
