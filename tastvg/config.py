@@ -1,7 +1,6 @@
 """Model, loss and optimisation configuration of TA-STVG as plain dataclasses.
 
-One tree, :class:`TASTVGConfig`, describes a model completely. Named presets live as YAML files in
-``tastvg/presets/`` (``paper-hcstvg``, ``paper-hcstvg2``, ``paper-vidstg``, ``tiny``, ``synth``)::
+One tree, :class:`TASTVGConfig`, describes a model completely. Named presets live in ``tastvg/presets/``::
 
     cfg = load_preset("paper-hcstvg")          # a TASTVGConfig
     cfg.model.tts_threshold = 0.6
@@ -36,9 +35,10 @@ class Backbone2DConfig:
     trainable_stages: list[str] = field(default_factory=lambda: ["layer2", "layer3", "layer4"])
     bn_eps: float = 1e-5
     weights: Optional[str] = None  # local path of a torchvision-named ResNet state_dict
-    # Departure from the official model (32: stride-2 layer4) when 16: layer4 keeps stride 1, so a
-    # 64-pixel SynthSTVG frame gives a 4x4 token grid instead of 2x2 (pair with a three-stage Video Swin).
+    # Departures (CPU presets): output_stride 16 keeps layer4 at stride 1 (a 4x4 token grid on 64-pixel
+    # frames, with a three-stage Video Swin); downsample "maxpool" pools instead of striding (ResNetBody).
     output_stride: int = 32
+    downsample: str = "conv"
 
 
 @dataclass

@@ -201,7 +201,7 @@ def pretrain_grounding(setup: Any, log: Callable[[str], None] = print) -> tuple[
     model = GroundingModel(cfg)
     tokenizer = load_tokenizer(None, "synth")
     knobs = SynthKnobs(**setup.knobs)
-    per_video = max(1, setup.frames_per_video)
+    per_video = max(1, setup.frames_per_video or 4)
     with torch.no_grad():
         grid = tuple(model.backbone2d(torch.zeros(1, 3, knobs.size, knobs.size)).shape[-2:])
     held_out = frame_batch(setup.data_seed + 1, range(setup.eval_videos), per_video, knobs, tokenizer, grid)

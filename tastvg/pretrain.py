@@ -64,7 +64,8 @@ class PretrainSetup:
     # backbone2d: train with ordinary batch norm (statistics and affine), written back into the
     # frozen batch norm's buffers, as an ImageNet ResNet's are before MDETR / TA-STVG freeze them
     train_norm: bool = False
-    frames_per_video: int = 4  # grounding only: frames drawn per video (a step has batch_size videos)
+    # frames drawn per video (a step has batch_size videos); None: grounding 4, backbone2d all of them
+    frames_per_video: Optional[int] = None
 
 
 def cell_of(boxes: np.ndarray, side: int, grid: tuple[int, int]) -> np.ndarray:
@@ -165,6 +166,11 @@ def _batch(setup: PretrainSetup, seed: int, indices: range, grid: tuple[int, int
 
     knobs = SynthKnobs(**setup.knobs)
     items = [dense_targets(seed, i, knobs, grid) for i in indices]
+    if setup.kind == "backbone2d" and setup.frames_per_video:  # random frames: more videos per step
+        for i, it in zip(indices, items):
+            t = len(it["frames"])
+            picks = np.sort(np.random.default_rng([seed, i, 11]).choice(t, min(setup.frames_per_video, t), replace=False))
+            it.update({k: v[picks] for k, v in it.items()})
     frames = _normalise(np.stack([it["frames"] for it in items]))
     keys = ["motion"] if setup.kind == "video-swin" else list(APPEARANCE_GROUPS)
     return frames, {k: torch.from_numpy(np.stack([it[k] for it in items])) for k in keys}

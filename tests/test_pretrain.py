@@ -133,7 +133,7 @@ def test_committed_video_swin_checkpoint_loads_into_its_preset():
     assert all(torch.equal(swin.state_dict()[k], v) for k, v in state.items())
 
 
-@pytest.mark.parametrize("preset", ["synth-pretrained", "synth-grid4-pretrained"])
+@pytest.mark.parametrize("preset", ["synth-pretrained", "synth-grid4-pretrained", "synth-grid4-pool"])
 def test_committed_checkpoints_load_into_their_presets(preset):
     """Every weights file a pretrained preset names is committed, small, made by `tastvg pretrain`
     (command in the .json beside it) and loads strictly into the preset's model."""
@@ -251,3 +251,34 @@ def test_train_norm_thaws_batch_norm_and_writes_it_back_as_frozen_statistics(tmp
     cfg.backbone2d.weights = str(path)
     own = Backbone2D(cfg.backbone2d, cfg.model.d_model).body.state_dict()
     assert all(torch.equal(own[k], v) for k, v in state.items())
+
+
+def test_maxpool_downsampling_keeps_the_resnets_parameters_and_grid_and_is_off_in_paper_presets():
+    from tastvg.models.backbone2d import Backbone2D
+
+    conv, pool = load_preset("synth-grid4").backbone2d, load_preset("synth-grid4-pool").backbone2d
+    assert (conv.downsample, pool.downsample) == ("conv", "maxpool")
+    assert all(load_preset(p).backbone2d.downsample == "conv" for p in ("paper-hcstvg", "paper-hcstvg2", "paper-vidstg"))
+    pool.weights = None
+    a, b = Backbone2D(conv, 8), Backbone2D(pool, 8)
+    assert {k: v.shape for k, v in a.state_dict().items()} == {k: v.shape for k, v in b.state_dict().items()}
+    b.load_state_dict(a.state_dict())  # the same weights run either way
+    frames = torch.randn(2, 3, 64, 64)
+    out_a, out_b = a(frames), b(frames)
+    assert out_a.shape == out_b.shape == (2, 8, 4, 4) and not torch.allclose(out_a, out_b)
+    pool.output_stride = 32
+    with pytest.raises(ValueError, match="downsample"):
+        Backbone2D(pool, 8)
+
+
+def test_backbone2d_pretraining_draws_frames_per_video_with_their_own_labels():
+    from tastvg.data.synth import SynthKnobs
+
+    setup = P.PretrainSetup(kind="backbone2d", knobs={"distractors": 3}, frames_per_video=5)
+    frames, labels = P._batch(setup, 3, range(2), (4, 4))
+    assert frames.shape == (2, 5, 3, 64, 64) and labels["shape"].shape == (2, 5, 16)
+    full = P.dense_targets(3, 1, SynthKnobs(distractors=3), (4, 4))
+    t = [i for i in range(len(full["frames"])) if torch.equal(P._normalise(full["frames"][i][None, None])[0, 0], frames[1, 0])]
+    assert t and all(torch.equal(labels[g][1, 0], torch.from_numpy(full[g][t[0]])) for g in P.APPEARANCE_GROUPS)
+    setup.frames_per_video = None
+    assert P._batch(setup, 3, range(1), (4, 4))[0].shape[1] == 32  # default: every frame, as before

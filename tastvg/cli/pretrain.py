@@ -40,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--train-norm", action="store_true",
                         help="backbone2d: train batch norm (written back as frozen statistics)")
     parser.add_argument("--frames-per-video", type=int, default=d.frames_per_video,
-                        help="grounding: frames drawn per video (a step has --batch-size videos)")
+                        help="frames drawn per video (a step has --batch-size videos; default: grounding 4, backbone2d all)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
 
 

@@ -65,18 +65,28 @@ class Bottleneck(nn.Module):
 
 class ResNetBody(nn.Module):
     """Stem + four stages; returns the ``layer4`` map only (stride 32, or 16 with ``output_stride=16``:
-    layer4 then keeps stride 1, a departure from the official ResNet for small frames)."""
+    layer4 then keeps stride 1, a departure from the official ResNet for small frames).
 
-    def __init__(self, depths: list[int], width: int, eps: float, output_stride: int = 32) -> None:
+    ``downsample="maxpool"`` (departure, CPU presets only; needs ``output_stride=16``): the same
+    parameters, but the stem conv runs at stride 1 and each of ``layer2``-``layer4`` starts with a
+    2x2 max-pool instead of a stride-2 conv. The map is still 1/16 of the frame, but every stage
+    sees twice the resolution, and pooling, not striding, gives the small CPU ResNet the
+    within-cell translation invariance it needs to read an actor's shape (issue 15, rung 5)."""
+
+    def __init__(self, depths: list[int], width: int, eps: float, output_stride: int = 32,
+                 downsample: str = "conv") -> None:
         super().__init__()
         if output_stride not in (16, 32):
             raise ValueError(f"backbone2d.output_stride: {output_stride} is not 16 or 32")
-        self.conv1 = nn.Conv2d(3, width, 7, stride=2, padding=3, bias=False)
+        if downsample not in ("conv", "maxpool") or (downsample == "maxpool" and output_stride != 16):
+            raise ValueError(f"backbone2d.downsample: {downsample!r} is not 'conv', or 'maxpool' with output_stride 16")
+        self.pooled = downsample == "maxpool"
+        self.conv1 = nn.Conv2d(3, width, 7, stride=1 if self.pooled else 2, padding=3, bias=False)
         self.bn1 = FrozenBatchNorm2d(width, eps)
         in_ch = width
         for i, depth in enumerate(depths):
             w = width * 2**i
-            stride = 1 if i == 0 or (i == 3 and output_stride == 16) else 2
+            stride = 1 if self.pooled or i == 0 or (i == 3 and output_stride == 16) else 2
             blocks = [Bottleneck(in_ch, w, stride, eps)]
             in_ch = w * Bottleneck.expansion
             blocks += [Bottleneck(in_ch, w, 1, eps) for _ in range(depth - 1)]
@@ -105,6 +115,8 @@ class ResNetBody(nn.Module):
         x = F.relu(self.bn1(self.conv1(x)))
         x = F.max_pool2d(x, kernel_size=3, stride=2, padding=1)
         for i in range(1, 5):
+            if self.pooled and i > 1:
+                x = F.max_pool2d(x, kernel_size=2)
             x = getattr(self, f"layer{i}")(x)
         return x
 
@@ -114,7 +126,7 @@ class Backbone2D(nn.Module):
 
     def __init__(self, cfg: Backbone2DConfig, d_model: int) -> None:
         super().__init__()
-        self.body = ResNetBody(cfg.depths, cfg.width, cfg.bn_eps, cfg.output_stride)
+        self.body = ResNetBody(cfg.depths, cfg.width, cfg.bn_eps, cfg.output_stride, cfg.downsample)
         self.input_proj = nn.Conv2d(self.body.out_channels, d_model, kernel_size=1)
         if cfg.weights:
             self.load_resnet_weights(cfg.weights)
