@@ -70,8 +70,8 @@ class ResNetBody(nn.Module):
     ``downsample="maxpool"`` (departure, CPU presets only; needs ``output_stride=16``): the same
     parameters, but the stem conv runs at stride 1 and each of ``layer2``-``layer4`` starts with a
     2x2 max-pool instead of a stride-2 conv. The map is still 1/16 of the frame, but every stage
-    sees twice the resolution, and pooling, not striding, gives the small CPU ResNet the
-    within-cell translation invariance it needs to read an actor's shape (issue 15, rung 5)."""
+    sees twice the resolution. On SynthSTVG the pooling ResNet's tokens read an actor's shape and
+    the strided one's do not (book chapter 7, section 7.6: the diagnosis ladder's rung 5)."""
 
     def __init__(self, depths: list[int], width: int, eps: float, output_stride: int = 32,
                  downsample: str = "conv") -> None:
