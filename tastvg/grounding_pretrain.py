@@ -127,15 +127,14 @@ def frame_batch(seed: int, videos: range, frames_per_video: int, knobs: Any, tok
     cell n has the attribute text token l names."""
     from tastvg.data.synth import make_scene, sentence
     from tastvg.data.synth_scene import render
-    from tastvg.pretrain import _normalise
+    from tastvg.pretrain import _normalise, random_frames
 
     frames, texts, boxes, cells_attr = [], [], [], []
     for i in videos:
         scene, facts = make_scene(seed, i, knobs)
         video, xyxy = render(scene)  # [T, S, S, 3], [A, T, 4] pixels
         subject, caption = sentence(facts)
-        picks = np.random.default_rng([seed, i, 7]).choice(scene.frames, min(frames_per_video, scene.frames),
-                                                           replace=False)
+        picks = random_frames(seed, i, scene.frames, frames_per_video, stream=7)
         for t in picks:
             frames.append(video[t])
             texts.append(f"{subject} {caption}")

@@ -101,6 +101,12 @@ def dense_targets(seed: int, index: int, knobs: Any, grid: tuple[int, int]) -> d
     return out
 
 
+def random_frames(seed: int, index: int, total: int, count: int, stream: int) -> np.ndarray:
+    """``min(count, total)`` distinct frame indices of video ``index``, drawn reproducibly from
+    ``(seed, index, stream)`` (each pretraining kind keeps its own ``stream``), in draw order."""
+    return np.random.default_rng([seed, index, stream]).choice(total, min(count, total), replace=False)
+
+
 def _normalise(frames: np.ndarray) -> Tensor:
     """uint8 [B, T, S, S, 3] -> float [B, T, 3, S, S], normalised as the data pipeline does."""
     x = torch.from_numpy(frames).float().div(255).permute(0, 1, 4, 2, 3)
@@ -168,8 +174,7 @@ def _batch(setup: PretrainSetup, seed: int, indices: range, grid: tuple[int, int
     items = [dense_targets(seed, i, knobs, grid) for i in indices]
     if setup.kind == "backbone2d" and setup.frames_per_video:  # random frames: more videos per step
         for i, it in zip(indices, items):
-            t = len(it["frames"])
-            picks = np.sort(np.random.default_rng([seed, i, 11]).choice(t, min(setup.frames_per_video, t), replace=False))
+            picks = np.sort(random_frames(seed, i, len(it["frames"]), setup.frames_per_video, stream=11))
             it.update({k: v[picks] for k, v in it.items()})
     frames = _normalise(np.stack([it["frames"] for it in items]))
     keys = ["motion"] if setup.kind == "video-swin" else list(APPEARANCE_GROUPS)
