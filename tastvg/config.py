@@ -106,6 +106,8 @@ class ModelConfig:
       branch ablation; a switch-off, not a retrained single-branch design.
     - ``two_pass``: at evaluation, rebuild the queries on the frames whose actioness passes
       ``action_threshold`` and decode again (official); False = a single pass as in training.
+    - ``tracked_temporal_query`` (departure, off in the paper presets): each frame's temporal query
+      also gets that frame's 3D tokens pooled by ASA's appearance map, the target's motion there.
     """
 
     d_model: int = 256
@@ -120,13 +122,8 @@ class ModelConfig:
     bca_heads: int = 8
     app_num: int = 15  # appearance attributes (HC-STVG 15, VidSTG 20)
     mot_num: int = 60  # motion attributes (HC-STVG 60, VidSTG 34)
-    # "target_aware" (official TA-STVG), "zero" (baseline: zero content queries) or "oracle"
-    # (queries pooled from encoder tokens inside the ground-truth boxes: upper bound).
-    query_init: str = "target_aware"
-    # "attribute": ASA trained by attribute classification (official). "instance": our reading
-    # of the paper's instance-activation ablation: the activation map is supervised by the
-    # ground-truth box mask and the attribute heads get no loss.
-    activation: str = "attribute"
+    query_init: str = "target_aware"  # or "zero" (baseline), "oracle" (upper bound)
+    activation: str = "attribute"  # official; or "instance" (maps trained on the GT box mask)
     use_tts: bool = True  # False: every valid frame is "selected"
     use_asa: bool = True  # False: plain mean pooling of the selected frames' tokens
     tts_threshold: float = 0.7  # θ; official: 0.7 HC-STVG, 0.45 VidSTG (hard-coded there)
@@ -135,6 +132,7 @@ class ModelConfig:
     branches: list[str] = field(default_factory=lambda: ["appearance", "motion"])  # TTS and ASA branches
     two_pass: bool = True  # eval only: rebuild queries on frames with σ(actioness) > 0.5
     action_threshold: float = 0.5
+    tracked_temporal_query: bool = False  # departure (see above): tastvg.models.queries.tracked_motion
     # Memory, not maths: fused attention in the encoder (no stored attention maps) and activation
     # checkpointing of these parts ("backbone2d", "encoder", "decoders"). Off = the official code.
     efficient_attention: bool = False
@@ -357,6 +355,8 @@ def config_from_dict(data: dict[str, Any], where: str = "config") -> TASTVGConfi
     if len(branches) == 1 and cfg.model.tts_appearance_weight != 0.5:
         raise ValueError(f"{where}.model.tts_appearance_weight: δ weights two TTS branches, but model.branches "
                          f"is {branches}: leave δ at 0.5")
+    if cfg.model.tracked_temporal_query and not (cfg.model.use_asa and "appearance" in branches):
+        raise ValueError(f"{where}.model.tracked_temporal_query needs ASA's appearance map (use_asa, branches)")
     return cfg
 
 

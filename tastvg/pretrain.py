@@ -59,7 +59,8 @@ class PretrainSetup:
     knobs: dict[str, Any] = field(default_factory=lambda: {"distractors": 1})
     seed: int = 0
     # backbone2d: weight each appearance class by its inverse frequency in the batch (the empty
-    # class fills most cells and otherwise drowns the rare shapes and textures)
+    # class fills most cells and otherwise drowns the rare shapes and textures); video-swin: weight
+    # the moving cells by the batch's still / moving ratio
     balanced: bool = False
     # backbone2d: train with ordinary batch norm (statistics and affine), written back into the
     # frozen batch norm's buffers, as an ImageNet ResNet's are before MDETR / TA-STVG freeze them
@@ -184,8 +185,11 @@ def _batch(setup: PretrainSetup, seed: int, indices: range, grid: tuple[int, int
 def _losses(out: dict[str, Tensor], labels: dict[str, Tensor], balanced: bool = False) -> Tensor:
     total = torch.zeros(())
     for k, logits in out.items():
-        if k == "motion":
-            total = total + nn.functional.binary_cross_entropy_with_logits(logits, labels[k].float())
+        if k == "motion":  # balanced: positives weighted by the batch's negative / positive ratio
+            y = labels[k].float()
+            pos = y.sum().clamp(min=1)
+            pos_weight = (y.numel() - pos) / pos if balanced else None
+            total = total + nn.functional.binary_cross_entropy_with_logits(logits, y, pos_weight=pos_weight)
             continue
         y, classes = labels[k].flatten(), logits.shape[-1]
         weight = None

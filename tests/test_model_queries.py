@@ -121,3 +121,37 @@ def test_a_fourth_query_initialisation_trains_without_touching_the_model(monkeyp
         inter = run(model, batch, targets=False)["intermediates"]
     assert inter.pass2 is None  # no second pass: the strategy does not ask for one
     torch.testing.assert_close(inter.pass1.q_s0, model.query_init.q_s.detach().expand(2, -1))
+
+
+def test_tracked_motion_pools_each_frame_by_the_appearance_map() -> None:
+    from tastvg.models.queries import tracked_motion
+
+    m3d = torch.randn(2, 3, 4, 5)
+    map_app = torch.zeros(2, 3, 4)
+    map_app[:, :, 2] = 0.5  # a map on one cell per frame: that cell's token, whatever the scale
+    pad = torch.tensor([[False, False, True], [False, False, False]])
+    out = tracked_motion(m3d, map_app, pad)
+    assert out.shape == (2, 3, 5)
+    assert torch.allclose(out[1], m3d[1, :, 2]) and torch.allclose(out[0, :2], m3d[0, :2, 2])
+    assert not out[0, 2].any()  # padded frame
+
+
+def test_tracked_temporal_query_is_a_switch_off_by_default() -> None:
+    assert not tiny_config("target_aware").model.tracked_temporal_query
+    data = load_preset("tiny").to_dict()
+    data["model"]["tracked_temporal_query"] = True
+    torch.manual_seed(0)
+    model = build_model(config_from_dict(data)).eval()
+    model.cfg.model.two_pass = False  # pass 2 re-selects frames by actioness, which the term changes
+    batch = make_batch(image_pad=False)
+    with torch.no_grad():
+        on = run(model, batch)
+        model.cfg.model.tracked_temporal_query = False  # read at every forward
+        off = run(model, batch)
+    q = on["intermediates"].pass1
+    assert torch.equal(on["pred_boxes"], off["pred_boxes"])  # the spatial decoder does not read it
+    assert not torch.allclose(on["pred_sted"], off["pred_sted"])  # the temporal decoder does
+    assert torch.equal(q.q_t0, off["intermediates"].pass1.q_t0)  # Q_t0 itself is unchanged
+    data["model"]["use_asa"] = False
+    with pytest.raises(ValueError, match="tracked_temporal_query needs ASA"):
+        config_from_dict(data)

@@ -282,3 +282,13 @@ def test_backbone2d_pretraining_draws_frames_per_video_with_their_own_labels():
     assert t and all(torch.equal(labels[g][1, 0], torch.from_numpy(full[g][t[0]])) for g in P.APPEARANCE_GROUPS)
     setup.frames_per_video = None
     assert P._batch(setup, 3, range(1), (4, 4))[0].shape[1] == 32  # default: every frame, as before
+
+
+def test_balanced_motion_loss_weights_the_rare_moving_cells() -> None:
+    y = torch.zeros(1, 4, 5)
+    y[0, 0, 0] = 1  # one moving cell among 20
+    logits = {"motion": torch.zeros(1, 4, 5)}  # every cell at p = 0.5: loss log 2 per cell, unweighted
+    plain = P._losses(logits, {"motion": y})
+    balanced = P._losses(logits, {"motion": y}, balanced=True)
+    assert plain.item() == pytest.approx(np.log(2))
+    assert balanced.item() == pytest.approx(np.log(2) * (19 + 19) / 20)  # the positive counts 19 times

@@ -36,7 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="another SynthKnobs field (e.g. size=32); repeatable")
     parser.add_argument("--seed", type=int, default=d.seed)
     parser.add_argument("--balanced", action="store_true",
-                        help="backbone2d: weight each appearance class by its inverse frequency in the batch")
+                        help="backbone2d: weight each appearance class by its inverse frequency in the batch; "
+                             "video-swin: weight moving cells by the still / moving ratio")
     parser.add_argument("--train-norm", action="store_true",
                         help="backbone2d: train batch norm (written back as frozen statistics)")
     parser.add_argument("--frames-per-video", type=int, default=d.frames_per_video,

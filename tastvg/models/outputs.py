@@ -97,6 +97,8 @@ class Queries:
     """``Q_s0`` [B, d], the spatial decoder's initial query."""
     q_t0: Tensor
     """``Q_t0`` [B, d], the temporal decoder's initial query."""
+    q_t_frames: Optional[Tensor] = None
+    """[B, T, d] added to ``Q_t0`` frame by frame (``model.tracked_temporal_query``), or None."""
 
 
 @dataclass

@@ -105,6 +105,15 @@ class Oracle(QueryInit):
         return Queries((m2d * cells.unsqueeze(-1)).sum((1, 2)) / count, (m3d * cells.unsqueeze(-1)).sum((1, 2)) / count)
 
 
+def tracked_motion(m3d: Tensor, map_app: Tensor, frame_pad: Tensor) -> Tensor:
+    """The target's motion feature per frame (``model.tracked_temporal_query``, a departure): each
+    frame's 3D tokens averaged with the weights of ASA's appearance map, which finds the target by
+    its looks. ``m3d`` [B, T, N, d] (not detached), ``map_app`` [B, T, N] (0 on padded tokens),
+    ``frame_pad`` [B, T] -> [B, T, d] (0 on padded frames)."""
+    weights = map_app / map_app.sum(dim=-1, keepdim=True).clamp(min=1e-6)
+    return (m3d * weights.unsqueeze(-1)).sum(dim=2) * (~frame_pad).unsqueeze(-1).to(m3d.dtype)
+
+
 # config name -> strategy class; the config's check of ``model.query_init`` reads this registry
 QUERY_INITS: dict[str, type[QueryInit]] = {"target_aware": TargetAware, "zero": Zero, "oracle": Oracle}
 

@@ -16,6 +16,7 @@ frames).
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import torch
@@ -27,7 +28,7 @@ from tastvg.models.asa import masked_frame_mean
 from tastvg.models.attention import keeping_attention
 from tastvg.models.outputs import DecoderOutput, EncoderOutput, Intermediates, PassIntermediates, Queries, frame_rows
 from tastvg.models.position import TemporalSine, sine_position_2d
-from tastvg.models.queries import QueryInit
+from tastvg.models.queries import QueryInit, tracked_motion
 from tastvg.models.tts import fallback_to_valid
 
 # The official optimiser groups by parameter-name prefix; no match means "base".
@@ -207,7 +208,10 @@ class TASTVG(nn.Module):
         with keeping_attention(s_attn + t_attn, enabled=keep_attention):
             boxes = self.spatial_decoder(queries.q_s0.unsqueeze(0).expand(t, b, d), anchors, mem[: n + l],
                                          torch.cat([enc.pos, text_pos]), s_pad, frame_pad, time, self.box_head)
-            states = self.temporal_decoder(queries.q_t0.unsqueeze(0).expand(t, b, d), mem[n:],
+            q_t = queries.q_t0.unsqueeze(0).expand(t, b, d)
+            if queries.q_t_frames is not None:  # model.tracked_temporal_query: one query per frame
+                q_t = q_t + queries.q_t_frames.transpose(0, 1)
+            states = self.temporal_decoder(q_t, mem[n:],
                                            torch.cat([text_pos, enc.pos]), t_pad, frame_pad, time)
         out = DecoderOutput(boxes=boxes.transpose(1, 2), sted=self.sted_head(states).transpose(1, 2),
                             actioness=self.actioness_head(states).squeeze(-1).transpose(1, 2),
@@ -255,13 +259,13 @@ class TASTVG(nn.Module):
         if m.use_asa:
             asa = self.asa(enc.m2d.detach(), enc.m3d.detach(), text_mean[:, 0].detach(), enc.vis_pad)
             out.update({k: v for k, v in asa.items() if k.startswith("map_")})
-        queries = self.query_init(enc, asa, selected, targets)
+        queries = self._queries(enc, asa, selected, targets)
         dec = self.decode(enc, queries, return_intermediates)
         passes = [(selected, queries, dec)]
         if not self.training and m.two_pass and self.query_init.two_pass:  # re-select by actioness, decode again
             selected = (dec.actioness[-1].sigmoid() > m.action_threshold) & ~frame_pad
             selected = fallback_to_valid(selected, frame_pad)
-            queries = self.query_init(enc, asa, selected, targets)
+            queries = self._queries(enc, asa, selected, targets)
             dec = self.decode(enc, queries, return_intermediates)
             passes.append((selected, queries, dec))
         out.update(self._attribute_logits(asa, selected))
@@ -275,6 +279,14 @@ class TASTVG(nn.Module):
         if return_intermediates:
             out["intermediates"] = self._intermediates(enc, tts, asa, passes)
         return out
+
+    def _queries(self, enc: EncoderOutput, asa: dict[str, Tensor] | None, selected: Tensor,
+                 targets: dict[str, Tensor] | None) -> Queries:
+        """The query strategy's queries, plus the per-frame tracked motion term when switched on."""
+        queries = self.query_init(enc, asa, selected, targets)
+        if self.cfg.model.tracked_temporal_query and asa is not None and "map_app" in asa:
+            queries = dataclasses.replace(queries, q_t_frames=tracked_motion(enc.m3d, asa["map_app"], enc.frame_pad))
+        return queries
 
     @staticmethod
     def _attribute_logits(asa: dict[str, Tensor] | None, selected: Tensor) -> dict[str, Tensor]:
