@@ -292,3 +292,23 @@ def test_balanced_motion_loss_weights_the_rare_moving_cells() -> None:
     balanced = P._losses(logits, {"motion": y}, balanced=True)
     assert plain.item() == pytest.approx(np.log(2))
     assert balanced.item() == pytest.approx(np.log(2) * (19 + 19) / 20)  # the positive counts 19 times
+
+
+def test_committed_balanced_video_swin_loads_into_the_pool_preset_and_reports_its_held_out_motion():
+    """`synth-grid4_video_swin_balanced.pth` is not named by a preset yet: it must still load strictly."""
+    from pathlib import Path
+
+    from tastvg.models.video_swin import VideoSwin
+
+    root = Path(__file__).resolve().parent.parent
+    path = root / "results/pretrain/synth-grid4_video_swin_balanced.pth"
+    meta = json.loads(path.with_suffix(".json").read_text())
+    assert meta["command"].startswith("tastvg pretrain video-swin") and "--balanced" in meta["command"]
+    assert meta["setup"]["balanced"] and path.stat().st_size < 4_000_000
+    motion = meta["held_out"]["motion"]
+    assert motion["balanced_accuracy"] > motion["chance_balanced"]
+    cfg = load_preset("synth-grid4-pool")
+    cfg.video_swin.weights = str(path)
+    swin = VideoSwin(cfg.video_swin)
+    state = torch.load(path, weights_only=True)
+    assert all(torch.equal(swin.state_dict()[k], v) for k, v in state.items())
