@@ -39,6 +39,22 @@ def test_boxes_on_actors_counts_the_target_and_the_most_chosen_distractor_slot()
     assert res["distractor_wins_max"] == pytest.approx(1 / 3) and res["videos"] == 3
 
 
+def test_when_on_actors_reads_spans_and_temporal_attention_from_the_detail():
+    """Target 0 acts on frames 0-1, actor 1 on 2-3; the prediction covers 0-1 and the temporal
+    attention sits on the target's cell (the top-left of a 2x2 grid on 60-pixel frames) in its span."""
+    a = actors(4)
+    spans = np.array([[0, 1], [2, 3], [10, 12]])
+    tattn = [[1, 0, 0, 0], [1, 0, 0, 0], [0.25] * 4, [0.25] * 4]
+    v = {"frame_ids": [0, 1, 2, 3], "feature_hw": [2, 2], "tattn_last": tattn,
+         "prediction": {"t_start": 0, "t_end": 1, "boxes": {}}}
+    res = C.when_on_actors({"v": v}, {"v": a}, {"v": spans}, {"v": 0}, side=60)
+    assert res["tiou_target"] == pytest.approx(1.0) and res["tiou_union"] == pytest.approx(0.5)
+    assert res["follows_target"] == 1.0
+    assert res["tattn_in_span_over_chance"] == pytest.approx(4.0) and res["tattn_out_span_over_chance"] == pytest.approx(1.0)
+    old = {k: x for k, x in v.items() if k != "tattn_last"}  # a run made before the probe: spans only
+    assert "tattn_in_span_over_chance" not in C.when_on_actors({"v": old}, {"v": a}, {"v": spans}, {"v": 0}, side=60)
+
+
 def summary(**over):
     s = {"m_tIoU": 0.7, "m_vIoU": 0.45, "tts_auc": 0.93, "selected_share": 0.6, "asa_over_chance": 2.5,
          "attn_over_chance": 1.5, "distractors": 3, "needs_combination": 0.65, "best_blind_m_tIoU": 0.5,

@@ -220,3 +220,29 @@ def test_legible_share_is_one_with_every_group_and_falls_without_them():
     assert L.legible_share(0, 60, k, ()) == 0.0
     assert L.legible_share(0, 60, SynthKnobs(distractors=0), ()) == 1.0  # nothing to tell apart
     assert L.legible_share(0, 60, k, ("colour",)) < L.legible_share(0, 60, k, ("colour", "shape"))
+
+
+def test_attention_by_span_separates_the_frames_inside_and_outside_the_span():
+    """A map on the target's cell inside the span and uniform outside: 4x chance in, 1x out."""
+    cells = np.zeros((1, 4, 4))
+    cells[0, :, 2] = 1
+    maps = np.ones((1, 4, 4))
+    maps[0, 1:3] = cells[0, 1:3]  # frames 1 and 2 (the span) look only at the target's cell
+    in_span = np.array([[False, True, True, False]])
+    by = L.attention_by_span(maps, cells, in_span)
+    assert by["in_span"]["ratio"] == pytest.approx(4.0) and by["out_span"]["ratio"] == pytest.approx(1.0)
+    valid = np.array([[True, True, False, False]])  # a padded frame counts in neither
+    assert L.attention_by_span(maps * 0 + 1, cells, in_span, valid)["in_span"]["ratio"] == pytest.approx(1.0)
+
+
+def test_span_against_actors_tells_the_target_span_from_everyone_s():
+    acts = np.zeros((3, 10), bool)
+    acts[0, 2:5], acts[1, 5:9], acts[2, 0:2] = True, True, True  # target 0; distractors cover the rest
+    on_target = np.zeros(10, bool)
+    on_target[2:5] = True
+    anything = acts.any(0)
+    res = L.span_against_actors([on_target, anything], [acts, acts], [0, 0])
+    assert res["tiou_target"] == pytest.approx((1.0 + 3 / 9) / 2)  # everyone acts on frames 0-8
+    assert res["tiou_union"] == pytest.approx((3 / 9 + 1.0) / 2)
+    assert res["follows_target"] == pytest.approx(0.5) and res["videos"] == 2
+    assert np.isnan(L.span_against_actors([], [], [])["tiou_target"])

@@ -89,9 +89,14 @@ def analyse_with_hooks(model, test_set, collate, predictions: dict, task, keep_d
 
     layers = model.spatial_decoder.layers
     handles = [layers[0].cross_attn.register_forward_hook(hook("first")),
-               layers[-1].cross_attn.register_forward_hook(hook("last"))]
+               layers[-1].cross_attn.register_forward_hook(hook("last")),
+               model.temporal_decoder.layers[-1].cross_attn_image.register_forward_hook(
+                   lambda m, args, kwargs, out: captured.__setitem__(  # torch's own weights, heads averaged
+                       "temporal", torch.nn.MultiheadAttention.forward(m, *args, need_weights=True, **kwargs)[1][:, 0]),
+                   with_kwargs=True)]
     sums: dict[str, list[float]] = {k: [] for k in ("tts_in_span", "tts_out_span", "asa_in_box",
-                                                     "attn_in_box_first", "attn_in_box_last", "box_cells")}
+                                                     "attn_in_box_first", "attn_in_box_last", "tattn_in_box_last",
+                                                     "box_cells")}
     detail: dict[str, Any] = {}
     oracle = model.cfg.model.query_init == "oracle"
     try:
@@ -106,11 +111,13 @@ def analyse_with_hooks(model, test_set, collate, predictions: dict, task, keep_d
                 cells = box_token_mask_grid(tg["boxes"].float(), out["feature_sizes"], hh, ww)  # [B, T, N]
                 gt = (tg["actioness"] > 0.5) & ~batch["frame_pad"]
                 att = {k: captured[k][:, :n].reshape(b, t, n) for k in ("first", "last")}
+                att["temporal"] = captured["temporal"][:, -n:].reshape(b, t, n)  # keys: [text ; 3D tokens]
                 for i in range(b):
                     g, valid = gt[i], ~batch["frame_pad"][i]
                     inbox = {k: ((a[i] * cells[i]).sum(-1) / a[i].sum(-1).clamp(min=1e-9)) for k, a in att.items()}
                     sums["attn_in_box_first"].append(float(inbox["first"][g].mean()))
                     sums["attn_in_box_last"].append(float(inbox["last"][g].mean()))
+                    sums["tattn_in_box_last"].append(float(inbox["temporal"][g].mean()))
                     sums["box_cells"].append(float(cells[i][g].mean()))
                     if "att_sequences" in out:
                         s = out["att_sequences"][i]
@@ -129,7 +136,8 @@ def analyse_with_hooks(model, test_set, collate, predictions: dict, task, keep_d
                             "selected": [bool(x) for x in out["selected"][i][valid].tolist()],
                             "map_app": _r(out["map_app"][i][valid]) if "map_app" in out else None,
                             "map_mot": _r(out["map_mot"][i][valid]) if "map_mot" in out else None,
-                            "attn_last": _r(att["last"][i][valid]), "feature_hw": [hh, ww],
+                            "attn_last": _r(att["last"][i][valid]),
+                            "tattn_last": _r(att["temporal"][i][valid]), "feature_hw": [hh, ww],
                             "prediction": {"t_start": predictions[vid]["t_start"], "t_end": predictions[vid]["t_end"],
                                            "boxes": {str(f): _r(bx, 1) for f, bx in predictions[vid]["boxes"].items()}},
                         }
@@ -162,6 +170,7 @@ def test_analyse_reads_intermediates_with_the_hooks_numbers(data, overrides) -> 
         assert summary["tts_in_span"] is not None and summary["asa_in_box"] is not None
     # no hook is left behind and nothing is stored after the call
     assert not any(layer.cross_attn._forward_hooks for layer in model.spatial_decoder.layers)
+    assert not model.temporal_decoder.layers[-1].cross_attn_image._forward_hooks
 
 
 def test_needs_targets_looks_through_wrappers() -> None:

@@ -153,3 +153,14 @@ def test_baseline_run_records_test_time_sweeps(tmp_path):
     gt, pred = predict_from_checkpoint(path, ex.prepare_data(TINY, tmp_path / "cache"))
     again = evaluate(gt, pred)
     assert {k: again[k] for k in ex.METRICS} == pytest.approx({k: zero["metrics"][k] for k in ex.METRICS}, abs=1e-6)  # batch 1 vs 4
+    # a run made before a probe was added gets it from its kept weights, the rest unchanged
+    import json
+
+    out = tmp_path / "out"
+    detail = json.loads(ex.detail_path(out, "zero_queries", 0).read_text())
+    stripped = {vid: {k: v for k, v in e.items() if k != "tattn_last"} for vid, e in detail.items()}
+    ex.detail_path(out, "zero_queries", 0).write_text(json.dumps(stripped))
+    analysis = ex.reanalyse(out, "zero_queries", 0, TINY, tmp_path / "cache")
+    assert analysis == pytest.approx(zero["analysis"], abs=1e-4)
+    assert json.loads(ex.detail_path(out, "zero_queries", 0).read_text()) == detail
+    assert json.loads(ex.run_path(out, "zero_queries", 0).read_text())["analysis"] == analysis

@@ -25,13 +25,13 @@ from tastvg.experiments.claims import (CLAIMS, Claim, PairedDifference, claims_t
 from tastvg.experiments.details import annotation_box, load_detail, middle_gt_frame, synth_index, synth_video
 from tastvg.experiments.grids import (GRIDS, METRICS, PRIORITY, SWEEP_VARIANTS, TEST_TIME_SWEEPS, VARIANTS,
                                       grid_runs, resolve_variant)
-from tastvg.experiments.ladder import (ProbeResult, attention_on_target, backbone_cell_attributes, box_on_target,
+from tastvg.experiments.ladder import (ProbeResult, attention_by_span, attention_on_target, backbone_cell_attributes, box_on_target,
                                        frame_difference_features, group_split, legible_share, linear_probe,
                                        probe_cell_attributes, probe_motion_per_frame, probe_subject_attributes,
-                                       roc_auc, scene_labels, train_asa_probe, train_tts_probe, tts_span_auc)
+                                       roc_auc, scene_labels, span_against_actors, train_asa_probe, train_tts_probe, tts_span_auc)
 from tastvg.experiments.probes import analyse
 from tastvg.experiments.runner import (Setup, _claim, code_version, detail_path, is_finished,
-                                       prepare_data, run_grid, run_one, run_path, sweep_tts_at_test_time,
+                                       prepare_data, reanalyse, run_grid, run_one, run_path, sweep_tts_at_test_time,
                                        weights_path)
 from tastvg.experiments.controls import (THRESHOLDS, Check, check_control, control_summary, controls_table,
                                          load_controls, run_control, summarise_run)
@@ -41,11 +41,11 @@ __all__ = [
     "CLAIMS", "Claim", "PairedDifference", "claims_table", "outcome", "paired_difference", "seed_differences",
     "verdict", "annotation_box", "load_detail", "middle_gt_frame", "synth_index", "synth_video",
     "GRIDS", "METRICS", "PRIORITY", "SWEEP_VARIANTS", "TEST_TIME_SWEEPS", "VARIANTS", "grid_runs", "resolve_variant",
-    "ProbeResult", "attention_on_target", "box_on_target", "frame_difference_features", "group_split",
+    "ProbeResult", "attention_by_span", "attention_on_target", "span_against_actors", "box_on_target", "frame_difference_features", "group_split",
     "linear_probe", "probe_motion_per_frame", "probe_subject_attributes", "roc_auc", "scene_labels",
     "train_asa_probe", "train_tts_probe", "tts_span_auc", "analyse", "backbone_cell_attributes", "legible_share",
     "probe_cell_attributes",
-    "Setup", "code_version", "detail_path", "is_finished", "prepare_data", "run_grid", "run_one",
+    "Setup", "code_version", "detail_path", "is_finished", "prepare_data", "reanalyse", "run_grid", "run_one",
     "run_path", "sweep_tts_at_test_time", "weights_path", "THRESHOLDS", "Check", "check_control",
     "control_summary", "controls_table", "load_controls", "run_control", "summarise_run", "format_summary", "load_records", "summarize", "write_summary",
 ]

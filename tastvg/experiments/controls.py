@@ -15,7 +15,8 @@ target rather than on a distractor). Three controls, each one run of the experim
 
 :func:`control_summary` computes every quantity from a run's JSON record and its per-video detail
 file, with the blind baselines beside them; :func:`check_control` turns a summary into pass / fail
-lines. Nothing here trains: the runs are made by :func:`run_control`. :func:`attribute_legibility`
+lines; :func:`when_on_actors` (rung 6 of the ladder, not a threshold) says whose time the predicted
+spans follow. Nothing here trains: the runs are made by :func:`run_control`. :func:`attribute_legibility`
 is the ladder's rung 5 for control (c): which attribute groups the 2D tokens can read at all.
 """
 
@@ -27,8 +28,9 @@ from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
+import torch
 
-from tastvg.experiments.ladder import box_on_target, roc_auc
+from tastvg.experiments.ladder import attention_by_span, box_on_target, roc_auc, span_against_actors
 
 # the issue's thresholds, per control
 THRESHOLDS: dict[str, dict[str, float]] = {
@@ -102,9 +104,39 @@ def boxes_on_actors(detail: Mapping[str, Mapping[str, Any]], actor_tubes: Mappin
     return res
 
 
+def when_on_actors(detail: Mapping[str, Mapping[str, Any]], actor_tubes: Mapping[str, np.ndarray],
+                   actor_spans: Mapping[str, np.ndarray], targets: Mapping[str, int], side: int) -> dict[str, Any]:
+    """Rung 6 on a run: whose time the predicted spans follow (:func:`span_against_actors` on each
+    video's sampled frames) and, when the detail kept it (``tattn_last``), the temporal decoder's
+    attention on the target's box cells inside and outside its span (:func:`attention_by_span`,
+    the target's boxes from ``actor_tubes[vid]`` [A, F, 4] ``xyxy`` px of ``side``-pixel frames).
+    ``actor_spans[vid]`` [A, 2]: every actor's inclusive action span (absolute frames)."""
+    from tastvg.boxes import box_token_mask, box_xyxy_to_cxcywh
+
+    preds, acts, tgts, maps, cells, in_span = [], [], [], [], [], []
+    for vid, v in detail.items():
+        f = np.asarray(v["frame_ids"])
+        p = v["prediction"]
+        spans = np.asarray(actor_spans[vid])
+        a = (f[None] >= spans[:, :1]) & (f[None] <= spans[:, 1:])  # [A, F]
+        t = int(targets[vid])
+        preds.append((f >= p["t_start"]) & (f <= p["t_end"])), acts.append(a), tgts.append(t)
+        if v.get("tattn_last") is not None:
+            h, w = v["feature_hw"]
+            box = box_xyxy_to_cxcywh(torch.as_tensor(np.asarray(actor_tubes[vid], float)[t, f])) / side
+            maps.append(np.asarray(v["tattn_last"], float)), cells.append(box_token_mask(box, h, w).numpy())
+            in_span.append(a[t])
+    out: dict[str, Any] = span_against_actors(preds, acts, tgts)
+    if maps:
+        by = attention_by_span(np.stack(maps), np.stack(cells), np.stack(in_span))
+        out |= {f"tattn_{k}_over_chance": v["ratio"] for k, v in by.items()}
+    return out
+
+
 def control_summary(record: Mapping[str, Any], detail: Mapping[str, Mapping[str, Any]],
                     baselines: Optional[Mapping[str, Mapping[str, Any]]] = None,
-                    on_actors: Optional[Mapping[str, float]] = None) -> dict[str, Any]:
+                    on_actors: Optional[Mapping[str, float]] = None,
+                    when: Optional[Mapping[str, Any]] = None) -> dict[str, Any]:
     """Every quantity the thresholds read, from one run (its JSON ``record`` and ``detail``)."""
     m, an = record["metrics"], record.get("analysis") or {}
     chance = an.get("box_cells") or float("nan")
@@ -123,6 +155,8 @@ def control_summary(record: Mapping[str, Any], detail: Mapping[str, Mapping[str,
         out["best_blind_m_tIoU"] = max(v["m_tIoU"] for v in baselines.values())
     if on_actors is not None:
         out["on_actors"] = dict(on_actors)
+    if when is not None:
+        out["when"] = dict(when)
     return out
 
 
@@ -162,6 +196,15 @@ def scene_targets(records: Sequence[Any], seed: int, knobs: Any) -> dict[str, in
     return {r.item_id: int(make_scene(seed, synth_index(r.video_id), knobs)[0].target) for r in records}
 
 
+def actor_spans(records: Sequence[Any], seed: int, knobs: Any) -> dict[str, np.ndarray]:
+    """Every actor's inclusive action span ``[A, 2]`` (absolute frames) of each SynthSTVG record."""
+    from tastvg.data.synth import make_scene
+    from tastvg.experiments.details import synth_index
+
+    return {r.item_id: np.array([a.span for a in make_scene(seed, synth_index(r.video_id), knobs)[0].actors])
+            for r in records}
+
+
 def summarise_run(out: Path, name: str, setup: Any, cache: Path, seed: int = 0) -> dict[str, Any]:
     """:func:`control_summary` of a finished run ``OUT/NAME/seedS.json`` (with its detail file):
     blind baselines on the same train / test records, and which actor the predicted tubes follow.
@@ -183,8 +226,10 @@ def summarise_run(out: Path, name: str, setup: Any, cache: Path, seed: int = 0) 
     knobs = SynthKnobs(**setup.knobs)
     tubes = synth_actor_tubes(test, setup.data_seed, knobs)
     baselines = blind_baselines(train, test, actor_tubes=tubes)
-    on_actors = boxes_on_actors(detail, tubes, scene_targets(test, setup.data_seed, knobs))
-    summary = control_summary(record, detail, baselines, on_actors)
+    targets = scene_targets(test, setup.data_seed, knobs)
+    on_actors = boxes_on_actors(detail, tubes, targets)
+    when = when_on_actors(detail, tubes, actor_spans(test, setup.data_seed, knobs), targets, knobs.size)
+    summary = control_summary(record, detail, baselines, on_actors, when)
     record["control"] = summary
     write_json_atomic(path, record)
     return summary

@@ -10,6 +10,8 @@ and an ``h × w`` feature grid:
   ``None`` without TTS;
 * ``map_app``, ``map_mot`` [T, h·w] ASA's activation maps (``None`` without that branch);
 * ``attn_last`` [T, h·w] the last spatial decoder layer's cross-attention on the visual tokens;
+* ``tattn_last`` [T, h·w] the last temporal decoder layer's cross-attention on the 3D tokens
+  (absent in runs made before it was kept);
 * ``feature_hw`` (h, w); ``prediction``: ``t_start``, ``t_end`` and ``boxes`` ``{str(frame): xyxy}``.
 
 The video of an id is ``make_video(data_seed, index, knobs)`` with the index read from the id

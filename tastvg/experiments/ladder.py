@@ -20,6 +20,12 @@ Rungs, cheapest first (each returns numbers beside its chance / majority-class r
    actors (chance = 1 / values)? :func:`legible_share` — in how many scenes do the legible groups
    alone tell the target from every distractor (the ceiling on *which* they allow)?
 
+And for *when* among distractors (rung 6): :func:`span_against_actors` — does the predicted span
+follow the target's action, or the union of everyone's (a model that predicts "when anything
+moves")? :func:`attention_by_span` — does the temporal decoder's cross-attention on the 3D
+tokens land on the target's cells inside its span, as it must to tell the target's action from a
+distractor's?
+
 Labels come from the generator (:mod:`tastvg.data.synth_scene`), which knows every actor's box
 and action span per frame: :func:`scene_labels`.
 """
@@ -269,6 +275,42 @@ def attention_on_target(maps: Tensor | np.ndarray, target_cells: Tensor | np.nda
     chance = c.sum(-1) / c.shape[-1]
     s, ch = float(share[keep].mean()), float(chance[keep].mean())
     return {"share": s, "chance": ch, "ratio": s / ch if ch > 0 else float("nan")}
+
+
+def attention_by_span(maps: Tensor | np.ndarray, target_cells: Tensor | np.ndarray,
+                      in_span: Tensor | np.ndarray, valid: Optional[Tensor | np.ndarray] = None) -> dict[str, dict[str, float]]:
+    """Rung 6. :func:`attention_on_target` of ``maps`` [V, T, N] on ``target_cells`` [V, T, N]
+    separately on the frames inside the target's span ``in_span`` [V, T] (bool) and outside it
+    (``valid`` [V, T] frames only): ``{"in_span": ..., "out_span": ...}``. A temporal decoder that
+    reads the target's motion looks at its cells in the span; one that reads the whole clip's
+    motion does not prefer them anywhere."""
+    y = np.asarray(in_span, bool)
+    keep = np.ones_like(y) if valid is None else np.asarray(valid, bool)
+    return {"in_span": attention_on_target(maps, target_cells, keep & y),
+            "out_span": attention_on_target(maps, target_cells, keep & ~y)}
+
+
+def span_against_actors(pred: Sequence[np.ndarray], actors_in_action: Sequence[np.ndarray],
+                        targets: Sequence[int]) -> dict[str, float]:
+    """Rung 6. Whose time does a predicted span follow? Per video, ``pred`` [F] bool (the frames
+    the prediction covers), ``actors_in_action`` [A, F] bool (every actor inside its action span
+    on the same frames) and the target's index: the temporal IoU of the prediction with the
+    target's span (``tiou_target``, the metric's own) and with the union of every actor's span
+    (``tiou_union``), means over the videos, and ``follows_target``, the share of videos where the
+    first is the larger. ``tiou_union > tiou_target`` says the model predicts "when anything
+    moves" rather than when the target does."""
+    def tiou(p: np.ndarray, g: np.ndarray) -> float:
+        union = (p | g).sum()
+        return float((p & g).sum() / union) if union else 0.0
+
+    on_t, on_u = [], []
+    for p, a, t in zip(pred, actors_in_action, targets):
+        p, a = np.asarray(p, bool), np.asarray(a, bool)
+        on_t.append(tiou(p, a[t]))
+        on_u.append(tiou(p, a.any(0)))
+    nan = float("nan")
+    return {"tiou_target": float(np.mean(on_t)) if on_t else nan, "tiou_union": float(np.mean(on_u)) if on_u else nan,
+            "follows_target": float(np.mean(np.greater(on_t, on_u))) if on_t else nan, "videos": len(on_t)}
 
 
 def train_asa_probe(tokens: Tensor, query_ids: Tensor, labels: Tensor, target_cells: Tensor, train: np.ndarray,

@@ -34,7 +34,9 @@ def analyse(model, test_set, collate, predictions: dict, task, keep_detail: bool
       motion map's in a variant without the appearance branch);
     - ``attn_in_box_first`` / ``attn_in_box_last``: share of the spatial decoder's cross-attention
       over visual tokens (first / last layer, final decoding pass, heads averaged) on the GT box's
-      cells, on ground-truth frames; ``box_cells``: the share of cells the box covers (chance).
+      cells, on ground-truth frames; ``box_cells``: the share of cells the box covers (chance);
+    - ``tattn_in_box_last``: the same share for the temporal decoder's last-layer cross-attention
+      over the 3D tokens (renormalised over them), on ground-truth frames;
     With ``keep_detail`` also per-video arrays (TTS scores, ASA maps, attention, prediction).
 
     Everything is read from ``forward(..., return_intermediates=True)``; a model whose query
@@ -49,7 +51,8 @@ def analyse(model, test_set, collate, predictions: dict, task, keep_detail: bool
 
     model.eval()
     sums: dict[str, list[float]] = {k: [] for k in ("tts_in_span", "tts_out_span", "asa_in_box",
-                                                     "attn_in_box_first", "attn_in_box_last", "box_cells")}
+                                                     "attn_in_box_first", "attn_in_box_last", "tattn_in_box_last",
+                                                     "box_cells")}
     detail: dict[str, Any] = {}
     oracle = needs_targets(model)
     with torch.no_grad():
@@ -64,6 +67,7 @@ def analyse(model, test_set, collate, predictions: dict, task, keep_detail: bool
             gt = (tg["actioness"] > 0.5) & ~batch["frame_pad"]
             spatial = inter.final.spatial_attention  # [layers, B, T, N + L]
             att = {"first": spatial[0, ..., :n], "last": spatial[-1, ..., :n]}  # [B, T, N] each
+            att["temporal"] = inter.final.temporal_attention[-1, ..., -n:]  # [B, T, N]: over [text ; 3D tokens]
             tts = inter.att_sequences  # [B, T] or None
             asa_map = inter.map_app if inter.map_app is not None else inter.map_mot  # [B, T, N] or None
             for i in range(batch["frame_pad"].shape[0]):
@@ -71,6 +75,7 @@ def analyse(model, test_set, collate, predictions: dict, task, keep_detail: bool
                 inbox = {k: ((a[i] * cells[i]).sum(-1) / a[i].sum(-1).clamp(min=1e-9)) for k, a in att.items()}
                 sums["attn_in_box_first"].append(float(inbox["first"][g].mean()))
                 sums["attn_in_box_last"].append(float(inbox["last"][g].mean()))
+                sums["tattn_in_box_last"].append(float(inbox["temporal"][g].mean()))
                 sums["box_cells"].append(float(cells[i][g].mean()))
                 if tts is not None:
                     sums["tts_in_span"].append(float(tts[i][g].mean()))
@@ -81,12 +86,12 @@ def analyse(model, test_set, collate, predictions: dict, task, keep_detail: bool
                     sums["asa_in_box"].append(float(((m * cells[i]).sum(-1) / m.sum(-1).clamp(min=1e-9))[g].mean()))
                 if keep_detail:
                     vid = str(batch["item_ids"][i])
-                    detail[vid] = _video_detail(batch, i, inter, att["last"], predictions[vid])
+                    detail[vid] = _video_detail(batch, i, inter, att["last"], att["temporal"], predictions[vid])
     summary = {k: (round(sum(v) / len(v), 4) if v else None) for k, v in sums.items()}
     return summary, (detail if keep_detail else None)
 
 
-def _video_detail(batch: dict, i: int, inter, attn_last, prediction: dict) -> dict[str, Any]:
+def _video_detail(batch: dict, i: int, inter, attn_last, tattn_last, prediction: dict) -> dict[str, Any]:
     """Per-video arrays of :func:`analyse` (valid frames only), rounded for JSON."""
     tg, valid = batch["targets"], ~batch["frame_pad"][i]
     g = (tg["actioness"][i] > 0.5) & valid
@@ -97,7 +102,7 @@ def _video_detail(batch: dict, i: int, inter, attn_last, prediction: dict) -> di
         "selected": [bool(x) for x in inter.final.selected[i][valid].tolist()],
         "map_app": _r(inter.map_app[i][valid]) if inter.map_app is not None else None,
         "map_mot": _r(inter.map_mot[i][valid]) if inter.map_mot is not None else None,
-        "attn_last": _r(attn_last[i][valid]), "feature_hw": list(inter.encoder.hw),
+        "attn_last": _r(attn_last[i][valid]), "tattn_last": _r(tattn_last[i][valid]), "feature_hw": list(inter.encoder.hw),
         "prediction": {"t_start": prediction["t_start"], "t_end": prediction["t_end"],
                        "boxes": {str(f): _r(bx, 1) for f, bx in prediction["boxes"].items()}},
     }

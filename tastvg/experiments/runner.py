@@ -171,6 +171,40 @@ def run_one(variant: str, seed: int, setup: Setup, out: Path, cache: Path,
 
 
 # ------------------------------------------------------------------------------------ analysis
+def reanalyse(out: Path, variant: str, seed: int, setup: Setup, cache: Path) -> dict[str, Any]:
+    """Re-run :func:`~tastvg.experiments.probes.analyse` on a finished run's kept EMA weights
+    (``run_one(..., keep_weights=True)``) and its detail file's own predictions; update the
+    record's ``analysis`` and the detail file in place, and return the new analysis. For runs made
+    before a probe was added (the temporal decoder's attention, ``tattn_last``): nothing is trained."""
+    import torch
+
+    from tastvg.config import config_from_dict
+    from tastvg.data.collate import Collator
+    from tastvg.data.config import DataConfig
+    from tastvg.data.dataset import build_dataset
+    from tastvg.losses import TASTVGLoss
+    from tastvg.models.tastvg import build_model
+    from tastvg.train.checkpoint import load_checkpoint
+    from tastvg.train.setup import load_tokenizer
+    from tastvg.train.task import GroundingTask
+
+    path, details = run_path(out, variant, seed), detail_path(out, variant, seed)
+    state = load_checkpoint(weights_path(out, variant, seed), allow_converted=True)
+    cfg = config_from_dict(state["config"]["model"], where=f"{weights_path(out, variant, seed)}:config.model")
+    model = build_model(cfg)
+    model.load_state_dict(state["model"], strict=True)
+    data_cfg = DataConfig.for_dataset("synth", app_num=cfg.model.app_num, mot_num=cfg.model.mot_num)
+    test_set = build_dataset("synth", prepare_data(setup, cache), "test", data_cfg, train=False)
+    task = GroundingTask(TASTVGLoss(cfg.loss, cfg.model), torch.device("cpu"), split_test=False)
+    predictions = {vid: entry["prediction"] for vid, entry in json.loads(details.read_text()).items()}
+    analysis, detail = analyse(model, test_set, Collator(load_tokenizer(None, "synth")), predictions, task, True)
+    record = json.loads(path.read_text())
+    record["analysis"] = analysis
+    write_json_atomic(details, detail)
+    write_json_atomic(path, record)
+    return analysis
+
+
 def sweep_tts_at_test_time(trainer) -> dict[str, list[dict[str, float]]]:
     """Metrics of the trained EMA model with θ / δ changed at test time only (:data:`TEST_TIME_SWEEPS`).
 
