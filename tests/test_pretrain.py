@@ -312,3 +312,25 @@ def test_committed_balanced_video_swin_loads_into_the_pool_preset_and_reports_it
     swin = VideoSwin(cfg.video_swin)
     state = torch.load(path, weights_only=True)
     assert all(torch.equal(swin.state_dict()[k], v) for k, v in state.items())
+
+
+@pytest.mark.parametrize("name", ["synth-grid4-pool_grounding-2400", "synth-grid4-pool_grounding-4800"])
+def test_committed_grounding_stand_ins_load_into_the_pool_preset_and_beat_a_random_actor(name):
+    """The MDETR stand-ins the (c) runs name through ``model.grounding_weights`` load into every
+    part they hold, are small, carry their command, and their held-out box beats a random actor's."""
+    from pathlib import Path
+
+    from tastvg.models.build import build_model
+
+    root = Path(__file__).resolve().parent.parent
+    path = root / f"results/pretrain/{name}.pth"
+    meta = json.loads(path.with_suffix(".json").read_text())
+    assert meta["command"].startswith("tastvg pretrain grounding --preset synth-grid4-pool")
+    assert path.stat().st_size < 6_000_000
+    held = meta["held_out"]
+    assert held["grounding"]["box_iou"] > held["random_actor_iou"] > held["before_training"]["box_iou"]
+    cfg = load_preset("synth-grid4-pool")
+    cfg.model.grounding_weights = str(path)
+    own = build_model(cfg).state_dict()
+    state = torch.load(path, weights_only=True)
+    assert all(torch.equal(own[k], v) for k, v in state.items())
