@@ -150,6 +150,14 @@ def test_baseline_run_records_test_time_sweeps(tmp_path):
 
     path = ex.weights_path(tmp_path / "out", "zero_queries", 0)
     assert path.stat().st_size < 10_000_000
+    # initialisation files named by the run's config (relative paths, absent elsewhere) are not read:
+    # the kept weights replace every tensor they would set
+    import torch
+
+    state = torch.load(path, weights_only=True)
+    state["config"]["model"]["model"]["grounding_weights"] = "results/pretrain/not-here.pth"
+    state["config"]["model"]["video_swin"]["weights"] = "results/pretrain/not-here-either.pth"
+    torch.save(state, path)
     gt, pred = predict_from_checkpoint(path, ex.prepare_data(TINY, tmp_path / "cache"))
     again = evaluate(gt, pred)
     assert {k: again[k] for k in ex.METRICS} == pytest.approx({k: zero["metrics"][k] for k in ex.METRICS}, abs=1e-6)  # batch 1 vs 4

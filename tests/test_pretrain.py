@@ -334,3 +334,22 @@ def test_committed_grounding_stand_ins_load_into_the_pool_preset_and_beat_a_rand
     own = build_model(cfg).state_dict()
     state = torch.load(path, weights_only=True)
     assert all(torch.equal(own[k], v) for k, v in state.items())
+
+
+def test_a_trained_model_rebuilds_without_its_initialisation_files(tmp_path):
+    """``without_initial_weights`` drops the pretraining paths (the original config is untouched);
+    the model built from it takes a trained state dict strictly, with every tensor equal."""
+    from tastvg.models.build import build_model, without_initial_weights
+
+    cfg = load_preset("tiny")
+    torch.manual_seed(0)
+    trained = build_model(cfg).state_dict()
+    cfg.model.grounding_weights = cfg.video_swin.weights = str(tmp_path / "gone.pth")
+    with pytest.raises(FileNotFoundError):
+        build_model(cfg)
+    bare = without_initial_weights(cfg)
+    assert cfg.model.grounding_weights and not bare.model.grounding_weights and not bare.video_swin.weights
+    assert bare.backbone2d.weights is None and bare.to_dict()["model"]["dec_layers"] == cfg.model.dec_layers
+    model = build_model(bare)
+    model.load_state_dict(trained, strict=True)
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in trained.items())

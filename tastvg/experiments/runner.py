@@ -183,7 +183,7 @@ def reanalyse(out: Path, variant: str, seed: int, setup: Setup, cache: Path) -> 
     from tastvg.data.config import DataConfig
     from tastvg.data.dataset import build_dataset
     from tastvg.losses import TASTVGLoss
-    from tastvg.models.tastvg import build_model
+    from tastvg.models.build import build_model, without_initial_weights
     from tastvg.train.checkpoint import load_checkpoint
     from tastvg.train.setup import load_tokenizer
     from tastvg.train.task import GroundingTask
@@ -191,7 +191,7 @@ def reanalyse(out: Path, variant: str, seed: int, setup: Setup, cache: Path) -> 
     path, details = run_path(out, variant, seed), detail_path(out, variant, seed)
     state = load_checkpoint(weights_path(out, variant, seed), allow_converted=True)
     cfg = config_from_dict(state["config"]["model"], where=f"{weights_path(out, variant, seed)}:config.model")
-    model = build_model(cfg)
+    model = build_model(without_initial_weights(cfg))  # the kept weights set every tensor
     model.load_state_dict(state["model"], strict=True)
     data_cfg = DataConfig.for_dataset("synth", app_num=cfg.model.app_num, mot_num=cfg.model.mot_num)
     test_set = build_dataset("synth", prepare_data(setup, cache), "test", data_cfg, train=False)

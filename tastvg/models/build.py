@@ -65,6 +65,18 @@ def init_transformer_weights(model: TASTVG) -> None:
                 nn.init.xavier_uniform_(p)
 
 
+def without_initial_weights(cfg: TASTVGConfig) -> TASTVGConfig:
+    """A copy of ``cfg`` that loads no initialisation file (``backbone2d.weights``,
+    ``video_swin.weights``, ``model.grounding_weights``): for rebuilding a trained model whose own
+    state dict replaces every tensor those files set, so that it loads from any working folder,
+    without the (often relative) pretraining paths its run was configured with."""
+    import copy
+
+    out = copy.deepcopy(cfg)
+    out.backbone2d.weights = out.video_swin.weights = out.model.grounding_weights = None
+    return out
+
+
 def load_grounding_weights(model: nn.Module, path: str) -> list[str]:
     """Load the tensors of a `tastvg pretrain grounding` checkpoint (``model.grounding_weights``:
     the CPU book's MDETR stand-in, in TA-STVG's own names, :mod:`tastvg.grounding_pretrain`) whose

@@ -51,6 +51,7 @@ def predict_from_checkpoint(checkpoint: str | Path, data_root: str | Path, split
     from tastvg.data.collate import Collator
     from tastvg.data.config import DataConfig
     from tastvg.losses import TASTVGLoss
+    from tastvg.models.build import without_initial_weights
     from tastvg.models.tastvg import build_model
     from tastvg.train.checkpoint import load_checkpoint
     from tastvg.train.distributed import pick_device
@@ -74,7 +75,7 @@ def predict_from_checkpoint(checkpoint: str | Path, data_root: str | Path, split
     tokenizer_dir = tokenizer_dir or (Path(run_cfg["tokenizer"]) if run_cfg.get("tokenizer") else None)
     tokenizer = load_tokenizer(tokenizer_dir, cfg.name)
     torch_device = pick_device(device)
-    model = build_model(cfg)
+    model = build_model(without_initial_weights(cfg))  # the checkpoint sets every tensor
     model.load_state_dict(state["ema"]["module"] if weights == "ema" and "ema" in state else state["model"])
     model.to(torch_device).eval()
     split_set = _build_eval_dataset(name, data_root, split, data_cfg, from_flag=dataset is not None)
