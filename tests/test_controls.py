@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -105,6 +107,11 @@ def test_committed_control_c_weights_rebuild_their_model():
         assert preset_dataset(cfg.name) == state["config"]["dataset"] == "synth"
         build_model(cfg).load_state_dict(state["model"], strict=True)
         assert load_tokenizer(None, cfg.name).vocab_size <= cfg.text.vocab_size
+    # control (c)'s checkpoint, c/seed0.pth, is one run's kept weights, and that run passes every check
+    main = repository_root() / "results" / "controls" / "c" / "seed0.pth"
+    run = next(p.parent for p in paths if p.resolve() == main.resolve())
+    summary = json.loads((run / "seed0.json").read_text())["control"]
+    assert all(c.passed for c in C.check_control("c", summary))
 
 
 
