@@ -48,6 +48,7 @@ def test_runner_writes_json_skips_finished_runs_and_summarises(tmp_path, monkeyp
     logs: list[str] = []
     records = ex.run_grid(["mini"], [0], TINY, out, cache, log=logs.append)
     assert [r["variant"] for r in records] == ["zero_queries", "oracle_queries"]
+    assert not ex.weights_path(out, "zero_queries", 0).exists()  # only the seed-0 baseline keeps weights
 
     rec = json.loads(ex.run_path(out, "zero_queries", 0).read_text())
     assert rec["seed"] == 0 and rec["overrides"] == {"model.query_init": "zero"}
@@ -81,6 +82,10 @@ def test_runner_writes_json_skips_finished_runs_and_summarises(tmp_path, monkeyp
     assert set(df["grid"]) == {"mini", "queries"}  # grids with no finished run are left out
     md = (out / "summary.md").read_text()
     assert "`tastvg ablate --grids mini`" in md and "| mini | zero_queries | 1 |" in md
+    # the seed-0 baseline of a grid keeps its EMA weights for readers: OUT/baseline/seed0.pth
+    monkeypatch.setitem(ex.GRIDS, "base", ["baseline"])
+    ex.run_grid(["base"], [0], TINY, tmp_path / "out2", cache, log=logs.append)
+    assert ex.weights_path(tmp_path / "out2", "baseline", 0).is_file()
     assert (out / "summary.csv").is_file()
 
 

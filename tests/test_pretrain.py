@@ -133,7 +133,7 @@ def test_committed_video_swin_checkpoint_loads_into_its_preset():
     assert all(torch.equal(swin.state_dict()[k], v) for k, v in state.items())
 
 
-@pytest.mark.parametrize("preset", ["synth-pretrained", "synth-grid4-pretrained", "synth-grid4-pool"])
+@pytest.mark.parametrize("preset", ["synth-pretrained", "synth-grid4-pretrained", "synth-grid4-pool", "synth-control-c"])
 def test_committed_checkpoints_load_into_their_presets(preset):
     """Every weights file a pretrained preset names is committed, small, made by `tastvg pretrain`
     (command in the .json beside it) and loads strictly into the preset's model."""
@@ -150,7 +150,15 @@ def test_committed_checkpoints_load_into_their_presets(preset):
         assert meta["command"].startswith(f"tastvg pretrain {kind}") and path.stat().st_size < 4_000_000
         assert meta["held_out"], "the report holds its own held-out accuracies"
         sub.weights = str(path)
+    if cfg.model.grounding_weights:  # control (c)'s preset also starts from the grounding stand-in
+        cfg.model.grounding_weights = str(root / cfg.model.grounding_weights)
+        assert cfg.model.tracked_temporal_query, "the departure control (c) needs"
     model = build_model(cfg)
+    if cfg.model.grounding_weights:  # loaded last: its tensors (the 2D backbone's among them) win
+        state = torch.load(cfg.model.grounding_weights, weights_only=True)
+        assert any(k.startswith("backbone2d.") for k in state)
+        assert all(torch.equal(model.state_dict()[k], v) for k, v in state.items())
+        return
     state = torch.load(root / load_preset(preset).backbone2d.weights, weights_only=True)
     assert all(torch.equal(model.backbone2d.body.state_dict()[k], v) for k, v in state.items())
 

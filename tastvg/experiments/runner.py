@@ -290,7 +290,8 @@ def _claim(out: Path, variant: str, seed: int) -> bool:
 
 def run_grid(grids: Iterable[str], seeds: Iterable[int], setup: Setup, out: Path, cache: Path,
              log=print, progress: bool = False) -> list[dict[str, Any]]:
-    """Run every unfinished (variant, seed) of ``grids`` in this process; returns the new records."""
+    """Run every unfinished (variant, seed) of ``grids`` in this process; returns the new records.
+    The seed-0 baseline keeps its EMA weights (``OUT/baseline/seed0.pth``): a model readers can load."""
     records = []
     for variant, seed in grid_runs(grids, seeds):
         if is_finished(out, variant, seed, setup):
@@ -303,7 +304,8 @@ def run_grid(grids: Iterable[str], seeds: Iterable[int], setup: Setup, out: Path
             if is_finished(out, variant, seed, setup):  # finished while we were claiming it
                 continue
             log(f"run {variant} seed {seed} ...")
-            rec = run_one(variant, seed, setup, out, cache, progress=progress)
+            rec = run_one(variant, seed, setup, out, cache, progress=progress,
+                          keep_weights=(variant, seed) == ("baseline", 0))
             log(f"done {variant} seed {seed}: " + " ".join(f"{k}={100 * rec['metrics'][k]:.1f}" for k in METRICS)
                 + f" ({rec['wall_time_s']:.0f} s)")
             records.append(rec)
