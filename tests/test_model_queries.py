@@ -138,6 +138,8 @@ def test_tracked_motion_pools_each_frame_by_the_appearance_map() -> None:
 
 def test_tracked_temporal_query_is_a_switch_off_by_default() -> None:
     assert not tiny_config("target_aware").model.tracked_temporal_query
+    for name in ("paper-hcstvg", "paper-hcstvg2", "paper-vidstg"):  # a departure: off in the paper presets
+        assert not load_preset(name).model.tracked_temporal_query and not load_preset(name).model.grounding_weights
     data = load_preset("tiny").to_dict()
     data["model"]["tracked_temporal_query"] = True
     torch.manual_seed(0)
