@@ -84,7 +84,7 @@ def dense_targets(seed: int, index: int, knobs: Any, grid: tuple[int, int]) -> d
     the actor drawn last wins a shared cell, as in the rendering)."""
     from tastvg.data.synth import GROUP_VALUES, make_scene
     from tastvg.data.synth_scene import render
-    from tastvg.experiments.ladder import scene_labels
+    from tastvg.experiments.scene_labels import scene_labels
 
     scene, _ = make_scene(seed, index, knobs)
     frames, boxes = render(scene)

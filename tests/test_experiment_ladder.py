@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from tastvg.experiments import ladder as L
+from tastvg.experiments.scene_labels import frame_difference_features, scene_labels
 from tastvg import experiments as ex
 
 
@@ -131,7 +132,7 @@ def test_scene_labels_cells_are_the_box_centre_cells():
     k = SynthKnobs(size=48, frames=12, distractors=2)
     for index in range(3):
         for grid in ((2, 2), (3, 4)):
-            lab = L.scene_labels(1, index, k, grid)
+            lab = scene_labels(1, index, k, grid)
             h, w = grid
             ref = np.zeros_like(lab["cell_action"])
             for a in range(len(lab["boxes"])):  # the loop as it was written before (python floats)
@@ -147,7 +148,7 @@ def test_scene_labels_agree_with_the_annotation():
     from tastvg.data.synth import SynthKnobs, make_video
 
     k = SynthKnobs(size=32, frames=8, distractors=1)
-    lab = L.scene_labels(0, 3, k)
+    lab = scene_labels(0, 3, k)
     anno = make_video(0, 3, k).annotation
     t = int(lab["target"])
     s = anno["st_frame"] - 1
@@ -161,7 +162,7 @@ def test_scene_labels_agree_with_the_annotation():
 def test_frame_difference_features_see_motion():
     frames = np.zeros((4, 8, 8, 3), np.uint8)
     frames[2, :4, :4] = 255  # something appears in the top-left cell at frame 2
-    f = L.frame_difference_features(frames)
+    f = frame_difference_features(frames)
     assert f.shape == (4, 24)
     cells = f[2, :12].reshape(4, 3)  # the previous-frame difference: 2 x 2 cells x 3 channels
     assert f[0].sum() == 0 and cells[0].min() > 0 and cells[1:].sum() == 0

@@ -361,3 +361,14 @@ def test_a_trained_model_rebuilds_without_its_initialisation_files(tmp_path):
     model = build_model(bare)
     model.load_state_dict(trained, strict=True)
     assert all(torch.equal(model.state_dict()[k], v) for k, v in trained.items())
+
+
+def test_control_c_preset_is_the_pool_preset_plus_its_two_named_changes():
+    """`synth-control-c` repeats `synth-grid4-pool` (presets are whole files): only the stand-in and
+    the departure differ, so the two cannot drift apart unnoticed."""
+    from tastvg.experiments.grids import resolve_variant
+
+    named = {"model.grounding_weights": "results/pretrain/synth-grid4-pool_grounding-4800.pth",
+             "model.tracked_temporal_query": True}
+    expected = resolve_variant("synth-grid4-pool", named).to_dict() | {"name": "synth-control-c"}
+    assert load_preset("synth-control-c").to_dict() == expected

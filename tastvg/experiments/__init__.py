@@ -12,6 +12,7 @@ trained model.
 * :mod:`~tastvg.experiments.probes` — where a trained model looks (TTS relevance, ASA maps,
   decoder attention on the ground truth), recorded with every run;
 * :mod:`~tastvg.experiments.ladder` — the diagnosis ladder: probes with known answers (rungs);
+* :mod:`~tastvg.experiments.scene_labels` — the generator's dense labels the ladder and the pretraining read;
 * :mod:`~tastvg.experiments.controls` — the positive controls (a)-(c) a model must pass before an
   ablation is read: thresholds, summaries of control runs, checks;
 * :mod:`~tastvg.experiments.baselines` — blind baselines (a score before looking at anything).
@@ -26,10 +27,11 @@ from tastvg.experiments.details import annotation_box, load_detail, middle_gt_fr
 from tastvg.experiments.grids import (GRIDS, METRICS, PRIORITY, SWEEP_VARIANTS, TEST_TIME_SWEEPS, VARIANTS,
                                       grid_runs, resolve_variant)
 from tastvg.experiments.ladder import (ProbeResult, attention_by_span, attention_on_target, backbone_cell_attributes, box_on_target,
-                                       frame_difference_features, group_split, legible_share, linear_probe,
+                                       group_split, legible_share, linear_probe,
                                        probe_cell_attributes, probe_motion_per_frame, probe_subject_attributes,
-                                       roc_auc, scene_labels, span_against_actors, train_asa_probe, train_tts_probe, tts_span_auc)
+                                       roc_auc, span_against_actors, train_asa_probe, train_tts_probe, tts_span_auc)
 from tastvg.experiments.probes import analyse
+from tastvg.experiments.scene_labels import frame_difference_features, scene_labels
 from tastvg.experiments.runner import (Setup, _claim, code_version, detail_path, is_finished,
                                        prepare_data, reanalyse, run_grid, run_one, run_path, sweep_tts_at_test_time,
                                        weights_path)
